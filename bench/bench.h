@@ -1,0 +1,56 @@
+/*
+ * vlmbench bench: measurement. The environment fingerprint every result carries (this file,
+ * env.c); later: clock, statistics, runner, time-to-first-token, sweep.
+ *
+ *   vlm_env env;
+ *   vlm_env_collect(&env);
+ *   json_t *j = vlm_env_to_json(&env);   // owned by the caller: json_decref(j)
+ */
+#ifndef VLM_BENCH_H
+#define VLM_BENCH_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "engine/engine.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- environment fingerprint ------------------------------------------------------------ */
+
+typedef struct vlm_env {
+    char cpu_model[128];      /* CPUID brand string, trimmed */
+    int cores;                /* online logical CPUs */
+    bool avx2, avx512f, avx512_bf16, avx512_vnni, amx; /* CPUID feature bits (amx: tile) */
+    char onednn_version[32];  /* "2.6.3" as the loaded library reports it */
+    char onednn_isa[32];      /* ISA oneDNN dispatches: "avx512_core_bf16" */
+    char threading[16];       /* oneDNN CPU runtime: "OpenMP" */
+    int threads;              /* threads the runtime will use now */
+    char omp_num_threads[32]; /* OMP_NUM_THREADS as set, or "" when unset */
+    char compiler[64];        /* compiler id and version vlmbench was built with */
+    char build_type[32];      /* CMake build type */
+    char version[32];         /* vlmbench version */
+    char commit[48];          /* git commit vlmbench was built from, or "unknown" */
+    bool dirty;               /* the build's work tree had uncommitted changes */
+    double loadavg[3];        /* 1, 5, 15 minute load averages; -1 when unavailable */
+} vlm_env;
+
+/* Fills env with the facts of this machine, build and process. Cannot fail; fields that
+ * cannot be read are left empty (strings) or -1 (numbers). */
+void vlm_env_collect(vlm_env *env);
+
+/* The fingerprint as a JSON object (new reference, owned by the caller), or NULL when out of
+ * memory. Field names are those of the results schema's "env" object. */
+json_t *vlm_env_to_json(const vlm_env *env);
+
+/* The build's version line: "vlmbench 0.1.0 (commit abc123[-dirty], GNU 12.2.0, Release,
+ * oneDNN 2.6.3)". Writes at most size bytes including the terminator. */
+void vlm_version_string(char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VLM_BENCH_H */

@@ -1,0 +1,38 @@
+/* Private to the vlmbench program: the subcommand table and shared helpers of cli/. */
+#ifndef VLM_CLI_H
+#define VLM_CLI_H
+
+#include <stdio.h>
+
+#include "engine/engine.h"
+
+/* Exit codes (DESIGN.md): 0 success, 1 regression found by compare, 2 bad input or usage,
+ * 3 internal error. */
+enum { VLM_EXIT_OK = 0, VLM_EXIT_REGRESSION = 1, VLM_EXIT_USAGE = 2, VLM_EXIT_INTERNAL = 3 };
+
+typedef struct vlm_cli_command {
+    const char *name;
+    const char *summary; /* one line, shown in the program's --help */
+    const char *usage;   /* full help text of the subcommand, shown by `vlmbench CMD --help` */
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name; returns exit code */
+} vlm_cli_command;
+
+/* Maps an engine status to the process exit code. */
+int vlm_cli_exit_code(vlm_status status);
+
+/* Prints "vlmbench CMD: error: MSG" on stderr and returns the exit code for status. */
+int vlm_cli_fail(const char *cmd, const vlm_error *err);
+
+/* Prints the subcommand's usage on stream. */
+void vlm_cli_usage(FILE *stream, const vlm_cli_command *cmd);
+
+/* True when argv holds -h or --help before any "--". */
+int vlm_cli_wants_help(int argc, char **argv);
+
+int vlm_cmd_env(int argc, char **argv);
+int vlm_cmd_not_built(int argc, char **argv);
+
+extern const vlm_cli_command vlm_cli_commands[];
+extern const int vlm_cli_command_count;
+
+#endif /* VLM_CLI_H */
