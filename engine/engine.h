@@ -61,6 +61,178 @@ typedef struct vlm_backend_info {
 /* Fills info from the loaded oneDNN library. Cannot fail. */
 void vlm_backend_info_get(vlm_backend_info *info);
 
+
+/* ---- context ---------------------------------------------------------------------------- */
+
+typedef enum vlm_dtype { VLM_F32 = 0, VLM_BF16 = 1 } vlm_dtype;
+
+/* "f32" / "bf16"; parse returns VLM_ERR_INVALID for anything else. */
+const char *vlm_dtype_name(vlm_dtype dtype);
+vlm_status vlm_dtype_parse(const char *text, vlm_dtype *out, vlm_error *err);
+
+typedef struct vlm_ctx vlm_ctx;
+
+typedef struct vlm_ctx_params {
+    int threads; /* OpenMP threads for every primitive; 0 = the runtime's default */
+} vlm_ctx_params;
+
+vlm_ctx_params vlm_ctx_default_params(void);
+
+/* Creates the oneDNN CPU engine and stream and sets the thread count (before any primitive is
+ * created, since oneDNN keys primitives by it). */
+vlm_status vlm_ctx_create(const vlm_ctx_params *params, vlm_ctx **out, vlm_error *err);
+void vlm_ctx_destroy(vlm_ctx *ctx);
+int vlm_ctx_threads(const vlm_ctx *ctx);
+
+/* True when this CPU runs bf16 convolutions and matmuls natively (avx512_core_bf16 or AMX). */
+int vlm_cpu_has_bf16(void);
+
+/* ---- models ----------------------------------------------------------------------------- */
+
+typedef struct vlm_model_info {
+    const char *name;          /* "fastvithd", "mci0", ... */
+    const char *description;   /* one line */
+    const char *family;        /* "fastvit" */
+    int default_res;           /* input size the model is published at (square) */
+    int min_res;               /* smallest input side the engine accepts */
+    int stride;                /* total down-sampling; tokens = ceil(H/stride) x ceil(W/stride) */
+    const char *token_formula; /* "ceil(H/64) x ceil(W/64)" */
+    const char *checkpoints;   /* the checkpoint naming schemes it loads */
+    int feature_dim;           /* channels of each output token */
+    int embed_dim;             /* CLIP embedding size of the pooled output, 0 if none */
+} vlm_model_info;
+
+int vlm_model_count(void);
+const vlm_model_info *vlm_model_at(int i);
+const vlm_model_info *vlm_model_find(const char *name); /* NULL when unknown */
+
+/* ---- plans ------------------------------------------------------------------------------ */
+
+typedef struct vlm_plan vlm_plan;
+
+typedef struct vlm_plan_params {
+    const char *model;   /* a vlm_model_info name */
+    int height, width;   /* input size in pixels */
+    vlm_dtype dtype;     /* weights and activations; accumulation is always f32 */
+    const char *weights; /* safetensors path, or NULL for seeded synthetic weights */
+    uint64_t seed;       /* synthetic weights' seed */
+    int pooled;          /* also compute the pooled + projected CLIP embedding */
+} vlm_plan_params;
+
+vlm_plan_params vlm_plan_default_params(void);
+
+/* Static facts of a model at one input size. */
+typedef struct vlm_plan_facts {
+    int64_t params;         /* parameters in the inference-form checkpoint, head included */
+    int64_t params_no_head; /* without the CLIP projection head */
+    int64_t macs;           /* multiply-accumulates of one forward pass (analytic) */
+    int tokens, grid_h, grid_w; /* output tokens = grid_h x grid_w */
+    int feature_dim;        /* channels of each token */
+    int embed_dim;          /* pooled embedding size (0 when not computed) */
+    size_t activation_bytes; /* peak activation arena (0 in facts-only mode) */
+    size_t weight_bytes;    /* packed weights (0 in facts-only mode) */
+    size_t scratch_bytes;   /* shared oneDNN scratchpad (0 in facts-only mode) */
+    int nodes;              /* primitives executed per run */
+} vlm_plan_facts;
+
+/* Computes the facts of a model at a size without weights or oneDNN (metadata only). */
+vlm_status vlm_model_facts(const char *model, int height, int width, vlm_plan_facts *out,
+                           vlm_error *err);
+
+/* Builds a plan: every primitive created once, weights read (and folded) and reordered once,
+ * activations laid out in one arena. Errors: unknown model, size below the minimum, missing or
+ * mis-shaped checkpoint tensor, bf16 on a CPU without bf16, out of memory. ctx is borrowed and
+ * must outlive the plan. */
+vlm_status vlm_plan_create(vlm_ctx *ctx, const vlm_plan_params *params, vlm_plan **out,
+                           vlm_error *err);
+void vlm_plan_destroy(vlm_plan *plan);
+void vlm_plan_get_facts(const vlm_plan *plan, vlm_plan_facts *out);
+
+/* One forward pass. input: NCHW float32 [1, 3, height, width] (preprocessed). tokens (may be
+ * NULL): float32 [grid_h * grid_w, feature_dim], row-major over h then w. pooled (may be NULL;
+ * requires params.pooled): float32 [embed_dim]. Buffers are borrowed for the call. */
+vlm_status vlm_plan_run(vlm_plan *plan, const float *input, float *tokens, float *pooled,
+                        vlm_error *err);
+
+/* Per-layer profile of one run: each primitive timed alone (stream wait after each). */
+typedef struct vlm_profile_entry {
+    const char *kind; /* layer kind: "conv3x3", "conv1x1", "dwconv", "groupconv", "linear",
+                         "attention", "norm", "eltwise", "reorder" */
+    int stage;        /* model stage (0 = stem, ...); see vlm_plan_stage_name */
+    int64_t macs;
+    double ms;
+    const char *impl; /* oneDNN implementation */
+} vlm_profile_entry;
+
+/* Runs once with per-primitive timing. entries: room for facts.nodes entries. */
+vlm_status vlm_plan_profile(vlm_plan *plan, const float *input, vlm_profile_entry *entries,
+                            vlm_error *err);
+const char *vlm_plan_stage_name(const vlm_plan *plan, int stage);
+
+/* ---- checkpoints: safetensors ----------------------------------------------------------- */
+
+typedef enum vlm_st_dtype {
+    VLM_ST_F32,
+    VLM_ST_F16,
+    VLM_ST_BF16,
+    VLM_ST_F64,
+    VLM_ST_I64, /* e.g. BatchNorm num_batches_tracked; never used as a weight */
+    VLM_ST_I32,
+    VLM_ST_U8,
+    VLM_ST_BOOL,
+} vlm_st_dtype;
+
+#define VLM_MAX_DIMS 8
+
+typedef struct vlm_tensor_view {
+    const char *name;  /* borrowed from the checkpoint, valid until vlm_weights_close */
+    vlm_st_dtype dtype;
+    int ndim;
+    int64_t shape[VLM_MAX_DIMS];
+    int64_t count;     /* product of shape */
+    const void *data;  /* borrowed: little-endian elements inside the mapping */
+    size_t nbytes;
+} vlm_tensor_view;
+
+typedef struct vlm_weights vlm_weights;
+
+/* Opens a .safetensors file read-only with mmap and validates all of it before returning:
+ * 8-byte little-endian header length within the file, a JSON object header whose entries have
+ * a known dtype, a shape of non-negative integers and data_offsets [begin, end] inside the
+ * data area, byte size equal to product(shape) x element size (overflow-checked), and no two
+ * tensors overlapping. "__metadata__" (string to string) is allowed. Any violation is
+ * VLM_ERR_FORMAT with a message naming the file, the tensor and the problem. */
+vlm_status vlm_weights_open(const char *path, vlm_weights **out, vlm_error *err);
+
+/* Unmaps and frees. NULL is a no-op. */
+void vlm_weights_close(vlm_weights *w);
+
+/* The file the weights were opened from (borrowed). */
+const char *vlm_weights_path(const vlm_weights *w);
+
+/* Number of tensors, and the i-th in the header's order (0 <= i < count). */
+int vlm_weights_count(const vlm_weights *w);
+const vlm_tensor_view *vlm_weights_at(const vlm_weights *w, int i);
+
+/* The tensor called name, or NULL. */
+const vlm_tensor_view *vlm_weights_find(const vlm_weights *w, const char *name);
+
+/* Looks up name and checks its shape: missing tensor or different shape is VLM_ERR_FORMAT
+ * with a message naming the file, the tensor, the expected and the found shape. Then converts
+ * the F32 / F16 / BF16 / F64 data to float32 into dst (count floats). Other dtypes:
+ * VLM_ERR_FORMAT. */
+vlm_status vlm_weights_read_f32(const vlm_weights *w, const char *name, int ndim,
+                                const int64_t *shape, float *dst, vlm_error *err);
+
+/* Element size in bytes of a safetensors dtype, and its name as in the header ("F32"). */
+size_t vlm_st_dtype_size(vlm_st_dtype dtype);
+const char *vlm_st_dtype_name(vlm_st_dtype dtype);
+
+/* Converts between float32 and bfloat16 (round to nearest even; NaN stays NaN). */
+uint16_t vlm_f32_to_bf16(float x);
+float vlm_bf16_to_f32(uint16_t x);
+float vlm_f16_to_f32(uint16_t x);
+
 #ifdef __cplusplus
 }
 #endif

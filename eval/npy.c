@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* NumPy .npy: magic "\x93NUMPY", major, minor, header length (u16 LE for 1.0, u32 LE for
@@ -30,25 +31,22 @@ static const char *dict_value(const char *hdr, const char *key) {
     return p;
 }
 
-static uint16_t half_to_u32_bits(uint16_t h, uint32_t *out) {
+/* IEEE binary16 bits to binary32 bits; exact (every half is a float). */
+static uint32_t half_to_f32_bits(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
     if (exp == 0) {
-        if (man == 0) {
-            *out = sign;
-        } else { /* subnormal: normalise */
-            int e = -1;
-            do {
-                e++;
-                man <<= 1;
-            } while (!(man & 0x400));
-            *out = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ff) << 13);
-        }
-    } else if (exp == 31) {
-        *out = sign | 0x7f800000u | (man << 13);
-    } else {
-        *out = sign | ((exp + 127 - 15) << 23) | (man << 13);
+        if (man == 0)
+            return sign;
+        int e = -1; /* subnormal: normalise */
+        do {
+            e++;
+            man <<= 1;
+        } while (!(man & 0x400));
+        return sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ff) << 13);
     }
-    return 0;
+    if (exp == 31)
+        return sign | 0x7f800000u | (man << 13);
+    return sign | ((exp + 127 - 15) << 23) | (man << 13);
 }
 
 vlm_status vlm_npy_read_f32(const char *path, vlm_npy *out, vlm_error *err) {
@@ -61,10 +59,13 @@ vlm_status vlm_npy_read_f32(const char *path, vlm_npy *out, vlm_error *err) {
         return vlm_error_set(err, VLM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
 
     unsigned char pre[10];
-    if (fread(pre, 1, 8, f) != 8 || memcmp(pre, NPY_MAGIC, 6)) {
+    size_t got = fread(pre, 1, 8, f);
+    if (got < 6 || memcmp(pre, NPY_MAGIC, 6)) {
         st = vlm_error_set(err, VLM_ERR_FORMAT, "%s: not a .npy file (bad magic)", path);
         goto done;
     }
+    if (got != 8)
+        goto truncated;
     int major = pre[6];
     size_t hlen;
     if (major == 1) {
@@ -152,6 +153,20 @@ vlm_status vlm_npy_read_f32(const char *path, vlm_npy *out, vlm_error *err) {
         }
     }
     size_t n = (size_t)out->count;
+    /* Check the data size against the file before allocating, so that an absurd shape in a
+     * small file is a format error rather than a huge allocation. */
+    uint64_t need = (uint64_t)n * (uint64_t)elem; /* no overflow: count <= INT64_MAX / 4 */
+    struct stat sb;
+    long pos = ftell(f);
+    if (pos >= 0 && fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) &&
+        (sb.st_size < pos || (uint64_t)(sb.st_size - pos) < need)) {
+        st = vlm_error_set(err, VLM_ERR_FORMAT,
+                           "%s: file is truncated: the shape needs %llu bytes of data, the "
+                           "file has %lld",
+                           path, (unsigned long long)need,
+                           (long long)(sb.st_size > pos ? sb.st_size - pos : 0));
+        goto done;
+    }
     out->data = malloc(n ? n * sizeof(float) : 1);
     raw = elem == 4 ? (void *)out->data : malloc(n ? n * (size_t)elem : 1);
     if (!out->data || !raw) {
@@ -167,8 +182,7 @@ vlm_status vlm_npy_read_f32(const char *path, vlm_npy *out, vlm_error *err) {
     } else if (elem == 2) {
         const uint16_t *h = raw;
         for (size_t i = 0; i < n; i++) {
-            uint32_t bits;
-            half_to_u32_bits(h[i], &bits);
+            uint32_t bits = half_to_f32_bits(h[i]);
             memcpy(&out->data[i], &bits, 4);
         }
     }

@@ -32,11 +32,12 @@ int vlm_pareto_frontier(const double *cost, const double *score, int n, int *out
     qsort(pts, (size_t)m, sizeof *pts, by_cost);
     /* Sweep by ascending cost: a point is on the frontier iff its score beats every score
      * seen at a lower (or equal) cost. Ties in cost: only the best score survives; exact
-     * duplicates: only the first (lowest index). */
+     * duplicates: only the first (lowest index). The first point is always on the frontier,
+     * even with a score of -inf. */
     int k = 0;
     double best = -INFINITY;
     for (int i = 0; i < m; i++) {
-        if (pts[i].score > best) {
+        if (k == 0 || pts[i].score > best) {
             out[k++] = pts[i].index;
             best = pts[i].score;
         }

@@ -20,14 +20,14 @@ static int push(vlm_int_list *l, int *cap, int v) {
     return 0;
 }
 
-/* Parses a positive decimal integer at *s; advances *s. */
-static int parse_int(const char **s, long *out) {
+/* Parses a decimal integer in [1, max] at *s; advances *s only on success. */
+static int parse_int(const char **s, long max, long *out) {
     if (**s < '0' || **s > '9')
         return -1;
     char *end;
     errno = 0;
     long v = strtol(*s, &end, 10);
-    if (errno || v <= 0 || v > INT_MAX)
+    if (errno || v <= 0 || v > max)
         return -1;
     *s = end;
     *out = v;
@@ -39,20 +39,26 @@ vlm_status vlm_res_list_parse(const char *text, int default_step, vlm_int_list *
     *out = (vlm_int_list){0};
     int cap = 0;
     if (!text || !*text)
-        return vlm_error_set(err, VLM_ERR_INVALID, "empty resolution list");
+        return vlm_error_set(err, VLM_ERR_INVALID, "empty resolution list ''");
     const char *s = text;
     for (;;) {
-        long a, b, step = default_step;
-        if (parse_int(&s, &a) || a > RES_MAX)
+        const char *item = s;
+        long a, b, step = 1; /* a single value: one step past b ends the loop */
+        if (parse_int(&s, RES_MAX, &a))
             goto bad;
         b = a;
         if (!strncmp(s, "..", 2)) {
+            step = default_step;
             s += 2;
-            if (parse_int(&s, &b) || b > RES_MAX || b < a)
+            if (parse_int(&s, RES_MAX, &b))
                 goto bad;
+            if (b < a) {
+                s = item;
+                goto bad;
+            }
             if (*s == ':') {
                 s++;
-                if (parse_int(&s, &step))
+                if (parse_int(&s, INT_MAX, &step))
                     goto bad;
             }
             if (step <= 0)

@@ -1,0 +1,909 @@
+#include "engine/graph.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* oneDNN's C API declares dims parameters as dnnl_dims_t (int64_t[12]); passing shorter arrays
+ * is correct (it reads ndims entries) but GCC 12 warns about the declared size. */
+#pragma GCC diagnostic ignored "-Wstringop-overread"
+#pragma GCC diagnostic ignored "-Warray-bounds"
+
+#define MAX_ARGS 8
+#define ALIGN 64
+
+typedef struct tensor {
+    int ndims;
+    int64_t dims[DNNL_MAX_NDIMS];
+    int64_t strides[DNNL_MAX_NDIMS];
+    dnnl_data_type_t dt;
+    int base;        /* index of the tensor owning the memory; itself for a base tensor */
+    int64_t offset;  /* elements from the start of base's memory (views) */
+    size_t bytes;    /* base tensors: bytes of the buffer */
+    int first, last; /* base tensors: first and last node index that touches it */
+    bool external;
+    size_t arena_off;
+    dnnl_memory_t mem;
+} tensor;
+
+typedef struct arg {
+    int id;
+    int t;               /* tensor index, or -1 */
+    dnnl_memory_t konst; /* owned constant (weights, bias), when t < 0 */
+} arg;
+
+typedef struct node {
+    dnnl_primitive_t prim;
+    int nargs;
+    arg args[MAX_ARGS];
+    vg_kind kind;
+    int stage;
+    int64_t macs;
+    char *impl;
+    dnnl_memory_desc_t scratch_md;
+    dnnl_memory_t scratch_mem;
+} node;
+
+struct vg_graph {
+    dnnl_engine_t engine; /* borrowed; NULL = dry */
+    dnnl_stream_t build_stream;
+    dnnl_data_type_t dt;
+    tensor *t;
+    int nt, capt;
+    node *n;
+    int nn, capn;
+    int stage;
+    vlm_status status;
+    char msg[1024];
+    void *arena, *scratch;
+    size_t arena_bytes, scratch_bytes, weight_bytes;
+    bool finalized;
+};
+
+static const char *const kind_names[VG_KIND_COUNT] = {
+    "conv3x3", "conv1x1", "dwconv", "groupconv", "linear", "attention", "norm", "eltwise",
+    "reorder"};
+
+const char *vg_kind_name(vg_kind kind) {
+    return kind < VG_KIND_COUNT ? kind_names[kind] : "?";
+}
+
+void vg_fail(vg_graph *g, vlm_status st, const char *fmt, ...) {
+    if (g->status != VLM_OK)
+        return;
+    g->status = st;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g->msg, sizeof g->msg, fmt, ap);
+    va_end(ap);
+}
+
+#define DNNL_TRY(g, call, what)                                                                \
+    do {                                                                                       \
+        dnnl_status_t s_ = (call);                                                             \
+        if (s_ != dnnl_success) {                                                              \
+            vg_fail((g), s_ == dnnl_out_of_memory ? VLM_ERR_NOMEM : VLM_ERR_INTERNAL,          \
+                    "oneDNN %s failed (%s) in %s at %s:%d", #call, dnnl_status2str_(s_), what, \
+                    __FILE__, __LINE__);                                                       \
+            goto fail;                                                                         \
+        }                                                                                      \
+    } while (0)
+
+static const char *dnnl_status2str_(dnnl_status_t s) {
+    switch (s) {
+    case dnnl_success: return "success";
+    case dnnl_out_of_memory: return "out of memory";
+    case dnnl_invalid_arguments: return "invalid arguments";
+    case dnnl_unimplemented: return "unimplemented";
+    case dnnl_iterator_ends: return "iterator ends";
+    case dnnl_runtime_error: return "runtime error";
+    case dnnl_not_required: return "not required";
+    }
+    return "unknown";
+}
+
+vg_graph *vg_create(dnnl_engine_t engine, dnnl_data_type_t dt) {
+    vg_graph *g = calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    g->engine = engine;
+    g->dt = dt;
+    if (engine && dnnl_stream_create(&g->build_stream, engine, dnnl_stream_default_flags) !=
+                      dnnl_success) {
+        free(g);
+        return NULL;
+    }
+    return g;
+}
+
+void vg_destroy(vg_graph *g) {
+    if (!g)
+        return;
+    for (int i = 0; i < g->nn; i++) {
+        node *n = &g->n[i];
+        dnnl_primitive_destroy(n->prim);
+        for (int a = 0; a < n->nargs; a++)
+            dnnl_memory_destroy(n->args[a].konst);
+        dnnl_memory_destroy(n->scratch_mem);
+        free(n->impl);
+    }
+    for (int i = 0; i < g->nt; i++)
+        dnnl_memory_destroy(g->t[i].mem);
+    if (g->build_stream)
+        dnnl_stream_destroy(g->build_stream);
+    free(g->arena);
+    free(g->scratch);
+    free(g->t);
+    free(g->n);
+    free(g);
+}
+
+bool vg_is_dry(const vg_graph *g) { return g->engine == NULL; }
+dnnl_data_type_t vg_dtype(const vg_graph *g) { return g->dt; }
+void vg_set_stage(vg_graph *g, int stage) { g->stage = stage; }
+
+vlm_status vg_status(const vg_graph *g, vlm_error *err) {
+    if (g->status != VLM_OK)
+        return vlm_error_set(err, g->status, "%s", g->msg);
+    return VLM_OK;
+}
+
+static size_t dt_size(dnnl_data_type_t dt) {
+    switch (dt) {
+    case dnnl_bf16:
+    case dnnl_f16: return 2;
+    case dnnl_s8:
+    case dnnl_u8: return 1;
+    default: return 4;
+    }
+}
+
+/* ---- tensors ---------------------------------------------------------------------------- */
+
+static int add_tensor(vg_graph *g) {
+    if (g->status != VLM_OK)
+        return VG_NONE;
+    if (g->nt == g->capt) {
+        int cap = g->capt ? 2 * g->capt : 64;
+        tensor *t = realloc(g->t, (size_t)cap * sizeof *t);
+        if (!t) {
+            vg_fail(g, VLM_ERR_NOMEM, "out of memory growing the graph");
+            return VG_NONE;
+        }
+        g->t = t;
+        g->capt = cap;
+    }
+    tensor *t = &g->t[g->nt];
+    memset(t, 0, sizeof *t);
+    t->first = t->last = -1;
+    return g->nt++;
+}
+
+vg_tensor vg_new(vg_graph *g, int ndims, const int64_t *dims, dnnl_data_type_t dt) {
+    int id = add_tensor(g);
+    if (id == VG_NONE)
+        return VG_NONE;
+    tensor *t = &g->t[id];
+    t->ndims = ndims;
+    t->dt = dt ? dt : g->dt;
+    t->base = id;
+    memcpy(t->dims, dims, (size_t)ndims * sizeof *dims);
+    if (ndims == 4) { /* NCHW logical, NHWC memory */
+        int64_t c = dims[1], h = dims[2], w = dims[3];
+        t->strides[0] = c * h * w;
+        t->strides[1] = 1;
+        t->strides[2] = w * c;
+        t->strides[3] = c;
+    } else {
+        int64_t s = 1;
+        for (int i = ndims - 1; i >= 0; i--) {
+            t->strides[i] = s;
+            s *= dims[i];
+        }
+    }
+    int64_t count = 1;
+    for (int i = 0; i < ndims; i++)
+        count *= dims[i];
+    t->bytes = (size_t)count * dt_size(t->dt);
+    return id;
+}
+
+vg_tensor vg_new4(vg_graph *g, int64_t c, int64_t h, int64_t w) {
+    return vg_new(g, 4, (int64_t[]){1, c, h, w}, 0);
+}
+
+vg_tensor vg_view(vg_graph *g, vg_tensor base, int ndims, const int64_t *dims,
+                  const int64_t *strides, int64_t offset) {
+    if (base == VG_NONE || g->status != VLM_OK)
+        return VG_NONE;
+    int id = add_tensor(g);
+    if (id == VG_NONE)
+        return VG_NONE;
+    tensor *t = &g->t[id], *b = &g->t[g->t[base].base];
+    t->ndims = ndims;
+    t->dt = b->dt;
+    t->base = g->t[base].base;
+    t->offset = g->t[base].offset + offset;
+    t->external = b->external;
+    memcpy(t->dims, dims, (size_t)ndims * sizeof *dims);
+    memcpy(t->strides, strides, (size_t)ndims * sizeof *strides);
+    return id;
+}
+
+vg_tensor vg_view2d(vg_graph *g, vg_tensor x) {
+    if (x == VG_NONE || g->status != VLM_OK)
+        return VG_NONE;
+    const int64_t *d = g->t[x].dims;
+    return vg_view(g, x, 2, (int64_t[]){d[2] * d[3], d[1]}, (int64_t[]){d[1], 1}, 0);
+}
+
+int vg_ndims(const vg_graph *g, vg_tensor t) { return g->t[t].ndims; }
+const int64_t *vg_dims(const vg_graph *g, vg_tensor t) { return g->t[t].dims; }
+
+void vg_mark_external(vg_graph *g, vg_tensor t) {
+    if (t != VG_NONE)
+        g->t[g->t[t].base].external = true;
+}
+
+static dnnl_memory_desc_t tensor_md(const vg_graph *g, vg_tensor id) {
+    const tensor *t = &g->t[id];
+    dnnl_memory_desc_t md;
+    dnnl_memory_desc_init_by_strides(&md, t->ndims, t->dims, t->dt, t->strides);
+    return md;
+}
+
+/* ---- nodes ------------------------------------------------------------------------------ */
+
+static node *add_node(vg_graph *g, vg_kind kind, int64_t macs) {
+    if (g->nn == g->capn) {
+        int cap = g->capn ? 2 * g->capn : 64;
+        node *n = realloc(g->n, (size_t)cap * sizeof *n);
+        if (!n) {
+            vg_fail(g, VLM_ERR_NOMEM, "out of memory growing the graph");
+            return NULL;
+        }
+        g->n = n;
+        g->capn = cap;
+    }
+    node *n = &g->n[g->nn++];
+    memset(n, 0, sizeof *n);
+    n->kind = kind;
+    n->stage = g->stage;
+    n->macs = macs;
+    return n;
+}
+
+static void node_arg(node *n, int id, vg_tensor t) {
+    n->args[n->nargs++] = (arg){id, t, NULL};
+}
+
+static void node_const(node *n, int id, dnnl_memory_t m) {
+    n->args[n->nargs++] = (arg){id, -1, m};
+}
+
+static dnnl_primitive_attr_t make_attr(vg_graph *g, vg_act act, bool accumulate, float scale) {
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    if (dnnl_primitive_attr_create(&attr) != dnnl_success)
+        goto fail;
+    dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    if (scale != 1.0f)
+        dnnl_primitive_attr_set_output_scales(attr, 1, 0, &scale);
+    if (dnnl_post_ops_create(&po) != dnnl_success)
+        goto fail;
+    if (accumulate)
+        dnnl_post_ops_append_sum(po, 1.0f);
+    if (act == VG_ACT_GELU)
+        dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.f, 0.f);
+    else if (act == VG_ACT_RELU)
+        dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.f, 0.f);
+    else if (act == VG_ACT_SIGMOID)
+        dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_logistic, 0.f, 0.f);
+    dnnl_primitive_attr_set_post_ops(attr, po);
+    dnnl_post_ops_destroy(po);
+    return attr;
+fail:
+    dnnl_post_ops_destroy(po);
+    dnnl_primitive_attr_destroy(attr);
+    vg_fail(g, VLM_ERR_NOMEM, "out of memory creating primitive attributes");
+    return NULL;
+}
+
+/* Creates the primitive of pd for node n and records its implementation and scratchpad. */
+static void finish_node(vg_graph *g, node *n, dnnl_primitive_desc_t pd, const char *what) {
+    const char *impl = "";
+    dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
+    n->impl = strdup(impl ? impl : "");
+    const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    if (smd) {
+        n->scratch_md = *smd;
+        size_t s = dnnl_memory_desc_get_size(smd);
+        if (s > g->scratch_bytes)
+            g->scratch_bytes = s;
+    }
+    dnnl_status_t st = dnnl_primitive_create(&n->prim, pd);
+    if (st != dnnl_success)
+        vg_fail(g, VLM_ERR_INTERNAL, "oneDNN could not create the %s primitive (%s)", what,
+                dnnl_status2str_(st));
+}
+
+/* Reorders host float32 data laid out as user_md into a new memory of packed_md. */
+static dnnl_memory_t pack_const(vg_graph *g, const dnnl_memory_desc_t *user_md, const float *data,
+                                const dnnl_memory_desc_t *packed_md, const char *what) {
+    dnnl_memory_t user = NULL, packed = NULL;
+    dnnl_primitive_desc_t rpd = NULL;
+    dnnl_primitive_t r = NULL;
+    DNNL_TRY(g, dnnl_memory_create(&user, user_md, g->engine, (void *)data), what);
+    DNNL_TRY(g, dnnl_memory_create(&packed, packed_md, g->engine, DNNL_MEMORY_ALLOCATE), what);
+    DNNL_TRY(g, dnnl_reorder_primitive_desc_create(&rpd, user_md, g->engine, packed_md, g->engine,
+                                                   NULL),
+             what);
+    DNNL_TRY(g, dnnl_primitive_create(&r, rpd), what);
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, packed}};
+    DNNL_TRY(g, dnnl_primitive_execute(r, g->build_stream, 2, args), what);
+    DNNL_TRY(g, dnnl_stream_wait(g->build_stream), what);
+    g->weight_bytes += dnnl_memory_desc_get_size(packed_md);
+    dnnl_primitive_destroy(r);
+    dnnl_primitive_desc_destroy(rpd);
+    dnnl_memory_destroy(user);
+    return packed;
+fail:
+    dnnl_primitive_destroy(r);
+    dnnl_primitive_desc_destroy(rpd);
+    dnnl_memory_destroy(user);
+    dnnl_memory_destroy(packed);
+    return NULL;
+}
+
+static dnnl_memory_t make_bias(vg_graph *g, const float *bias, int64_t n, int ndims,
+                               const char *what) {
+    dnnl_memory_desc_t md;
+    int64_t dims[2] = {1, n};
+    if (ndims == 1)
+        dims[0] = n;
+    dnnl_memory_desc_init_by_tag(&md, ndims, dims, dnnl_f32, ndims == 1 ? dnnl_a : dnnl_ab);
+    return pack_const(g, &md, bias, &md, what);
+}
+
+vg_tensor vg_conv(vg_graph *g, vg_tensor src, vg_tensor dst, const vg_conv_desc *d) {
+    if (g->status != VLM_OK || src == VG_NONE)
+        return VG_NONE;
+    const int64_t *sd = g->t[src].dims;
+    int64_t cin = sd[1], h = sd[2], w = sd[3];
+    int64_t ho = (h + 2 * d->pad - d->k) / d->stride + 1;
+    int64_t wo = (w + 2 * d->pad - d->k) / d->stride + 1;
+    if (cin % d->groups || d->cout % d->groups || ho < 1 || wo < 1) {
+        vg_fail(g, VLM_ERR_INVALID,
+                "convolution %lldx%lld stride %lld on a %lldx%lld input with %lld channels, "
+                "%lld groups: impossible shape",
+                (long long)d->k, (long long)d->k, (long long)d->stride, (long long)h,
+                (long long)w, (long long)cin, (long long)d->groups);
+        return VG_NONE;
+    }
+    if (dst == VG_NONE)
+        dst = vg_new4(g, d->cout, ho, wo);
+    if (dst == VG_NONE)
+        return VG_NONE;
+    const int64_t *dd = g->t[dst].dims;
+    if (dd[1] != d->cout || dd[2] != ho || dd[3] != wo) {
+        vg_fail(g, VLM_ERR_INTERNAL, "convolution destination has the wrong shape");
+        return VG_NONE;
+    }
+    vg_kind kind = d->groups == 1 ? (d->k == 1 ? VG_KIND_CONV1X1 : VG_KIND_CONV)
+                   : (d->groups == cin && d->groups == d->cout) ? VG_KIND_DWCONV
+                                                                : VG_KIND_GROUPCONV;
+    int64_t macs = ho * wo * d->cout * (cin / d->groups) * d->k * d->k;
+    node *n = add_node(g, kind, macs);
+    if (!n)
+        return VG_NONE;
+    node_arg(n, DNNL_ARG_SRC, src);
+    node_arg(n, DNNL_ARG_DST, dst);
+    if (vg_is_dry(g))
+        return dst;
+
+    dnnl_memory_desc_t src_md = tensor_md(g, src), dst_md = tensor_md(g, dst), w_any, w_user,
+                       b_md;
+    int64_t grp = d->groups;
+    if (grp == 1) {
+        int64_t wd[4] = {d->cout, cin, d->k, d->k};
+        dnnl_memory_desc_init_by_tag(&w_any, 4, wd, g->dt, dnnl_format_tag_any);
+        dnnl_memory_desc_init_by_tag(&w_user, 4, wd, dnnl_f32, dnnl_oihw);
+    } else {
+        int64_t wd[5] = {grp, d->cout / grp, cin / grp, d->k, d->k};
+        dnnl_memory_desc_init_by_tag(&w_any, 5, wd, g->dt, dnnl_format_tag_any);
+        dnnl_memory_desc_init_by_tag(&w_user, 5, wd, dnnl_f32, dnnl_goihw);
+    }
+    dnnl_memory_desc_init_by_tag(&b_md, 1, (int64_t[]){d->cout}, dnnl_f32, dnnl_a);
+    dnnl_convolution_desc_t cd;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    int64_t strides[2] = {d->stride, d->stride}, pad[2] = {d->pad, d->pad};
+    DNNL_TRY(g,
+             dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference,
+                                                dnnl_convolution_direct, &src_md, &w_any,
+                                                d->bias ? &b_md : NULL, &dst_md, strides, pad, pad),
+             "convolution");
+    attr = make_attr(g, d->act, d->accumulate, 1.0f);
+    if (!attr)
+        goto fail;
+    DNNL_TRY(g, dnnl_primitive_desc_create(&pd, &cd, attr, g->engine, NULL), "convolution");
+    const dnnl_memory_desc_t *w_packed = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    dnnl_memory_t wm = pack_const(g, &w_user, d->weight, w_packed, "convolution weights");
+    if (!wm)
+        goto fail;
+    node_const(n, DNNL_ARG_WEIGHTS, wm);
+    if (d->bias) {
+        dnnl_memory_t bm = make_bias(g, d->bias, d->cout, 1, "convolution bias");
+        if (!bm)
+            goto fail;
+        node_const(n, DNNL_ARG_BIAS, bm);
+    }
+    finish_node(g, n, pd, "convolution");
+fail:
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    return g->status == VLM_OK ? dst : VG_NONE;
+}
+
+vg_tensor vg_linear(vg_graph *g, vg_tensor src, vg_tensor dst, int64_t nout, const float *weight,
+                    const float *bias, vg_act act, bool accumulate) {
+    if (g->status != VLM_OK || src == VG_NONE)
+        return VG_NONE;
+    if (g->t[src].ndims != 2) {
+        vg_fail(g, VLM_ERR_INTERNAL, "linear expects a 2-D source");
+        return VG_NONE;
+    }
+    int64_t m = g->t[src].dims[0], k = g->t[src].dims[1];
+    if (dst == VG_NONE)
+        dst = vg_new(g, 2, (int64_t[]){m, nout}, 0);
+    if (dst == VG_NONE)
+        return VG_NONE;
+    node *n = add_node(g, VG_KIND_MATMUL, m * k * nout);
+    if (!n)
+        return VG_NONE;
+    node_arg(n, DNNL_ARG_SRC, src);
+    node_arg(n, DNNL_ARG_DST, dst);
+    if (vg_is_dry(g))
+        return dst;
+    dnnl_memory_desc_t src_md = tensor_md(g, src), dst_md = tensor_md(g, dst), w_any, w_user,
+                       b_md;
+    dnnl_memory_desc_init_by_tag(&w_any, 2, (int64_t[]){k, nout}, g->dt, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&w_user, 2, (int64_t[]){k, nout}, dnnl_f32, dnnl_ba);
+    dnnl_memory_desc_init_by_tag(&b_md, 2, (int64_t[]){1, nout}, dnnl_f32, dnnl_ab);
+    dnnl_matmul_desc_t md;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    DNNL_TRY(g, dnnl_matmul_desc_init(&md, &src_md, &w_any, bias ? &b_md : NULL, &dst_md),
+             "linear");
+    attr = make_attr(g, act, accumulate, 1.0f);
+    if (!attr)
+        goto fail;
+    DNNL_TRY(g, dnnl_primitive_desc_create(&pd, &md, attr, g->engine, NULL), "linear");
+    const dnnl_memory_desc_t *w_packed = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    dnnl_memory_t wm = pack_const(g, &w_user, weight, w_packed, "linear weights");
+    if (!wm)
+        goto fail;
+    node_const(n, DNNL_ARG_WEIGHTS, wm);
+    if (bias) {
+        dnnl_memory_t bm = make_bias(g, bias, nout, 2, "linear bias");
+        if (!bm)
+            goto fail;
+        node_const(n, DNNL_ARG_BIAS, bm);
+    }
+    finish_node(g, n, pd, "linear");
+fail:
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    return g->status == VLM_OK ? dst : VG_NONE;
+}
+
+vg_tensor vg_matmul(vg_graph *g, vg_tensor a, vg_tensor b, vg_tensor dst, float scale,
+                    vg_kind kind) {
+    if (g->status != VLM_OK || a == VG_NONE || b == VG_NONE)
+        return VG_NONE;
+    const int64_t *ad = g->t[a].dims, *bd = g->t[b].dims;
+    int64_t bt = ad[0], m = ad[1], k = ad[2], nn = bd[2];
+    if (g->t[a].ndims != 3 || g->t[b].ndims != 3 || bd[0] != bt || bd[1] != k) {
+        vg_fail(g, VLM_ERR_INTERNAL, "batched matmul shapes do not match");
+        return VG_NONE;
+    }
+    if (dst == VG_NONE)
+        dst = vg_new(g, 3, (int64_t[]){bt, m, nn}, 0);
+    if (dst == VG_NONE)
+        return VG_NONE;
+    node *n = add_node(g, kind, bt * m * k * nn);
+    if (!n)
+        return VG_NONE;
+    node_arg(n, DNNL_ARG_SRC, a);
+    node_arg(n, DNNL_ARG_WEIGHTS, b);
+    node_arg(n, DNNL_ARG_DST, dst);
+    if (vg_is_dry(g))
+        return dst;
+    dnnl_memory_desc_t a_md = tensor_md(g, a), b_md = tensor_md(g, b), d_md = tensor_md(g, dst);
+    dnnl_matmul_desc_t md;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    DNNL_TRY(g, dnnl_matmul_desc_init(&md, &a_md, &b_md, NULL, &d_md), "batched matmul");
+    attr = make_attr(g, VG_ACT_NONE, false, scale);
+    if (!attr)
+        goto fail;
+    DNNL_TRY(g, dnnl_primitive_desc_create(&pd, &md, attr, g->engine, NULL), "batched matmul");
+    finish_node(g, n, pd, "batched matmul");
+fail:
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    return g->status == VLM_OK ? dst : VG_NONE;
+}
+
+vg_tensor vg_layernorm(vg_graph *g, vg_tensor src, vg_tensor dst, const float *gamma,
+                       const float *beta, float eps) {
+    if (g->status != VLM_OK || src == VG_NONE)
+        return VG_NONE;
+    int nd = g->t[src].ndims;
+    int64_t c = g->t[src].dims[nd - 1];
+    if (dst == VG_NONE)
+        dst = vg_new(g, nd, g->t[src].dims, g->t[src].dt);
+    if (dst == VG_NONE)
+        return VG_NONE;
+    node *n = add_node(g, VG_KIND_NORM, 0);
+    if (!n)
+        return VG_NONE;
+    node_arg(n, DNNL_ARG_SRC, src);
+    node_arg(n, DNNL_ARG_DST, dst);
+    if (vg_is_dry(g))
+        return dst;
+    dnnl_memory_desc_t s_md = tensor_md(g, src), p_md;
+    dnnl_memory_desc_init_by_tag(&p_md, 1, (int64_t[]){c}, dnnl_f32, dnnl_a);
+    dnnl_layer_normalization_desc_t ld;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    DNNL_TRY(g,
+             dnnl_layer_normalization_forward_desc_init(&ld, dnnl_forward_inference, &s_md, NULL,
+                                                        eps, dnnl_use_scale | dnnl_use_shift),
+             "layer norm");
+    attr = make_attr(g, VG_ACT_NONE, false, 1.0f);
+    if (!attr)
+        goto fail;
+    DNNL_TRY(g, dnnl_primitive_desc_create(&pd, &ld, attr, g->engine, NULL), "layer norm");
+    dnnl_memory_t gm = pack_const(g, &p_md, gamma, &p_md, "layer norm weight");
+    if (!gm)
+        goto fail;
+    node_const(n, DNNL_ARG_SCALE, gm);
+    dnnl_memory_t bm = pack_const(g, &p_md, beta, &p_md, "layer norm bias");
+    if (!bm)
+        goto fail;
+    node_const(n, DNNL_ARG_SHIFT, bm);
+    finish_node(g, n, pd, "layer norm");
+fail:
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    return g->status == VLM_OK ? dst : VG_NONE;
+}
+
+vg_tensor vg_softmax(vg_graph *g, vg_tensor src, vg_tensor dst) {
+    if (g->status != VLM_OK || src == VG_NONE)
+        return VG_NONE;
+    int nd = g->t[src].ndims;
+    if (dst == VG_NONE)
+        dst = vg_new(g, nd, g->t[src].dims, 0);
+    if (dst == VG_NONE)
+        return VG_NONE;
+    node *n = add_node(g, VG_KIND_ATTENTION, 0);
+    if (!n)
+        return VG_NONE;
+    node_arg(n, DNNL_ARG_SRC, src);
+    node_arg(n, DNNL_ARG_DST, dst);
+    if (vg_is_dry(g))
+        return dst;
+    dnnl_memory_desc_t s_md = tensor_md(g, src), d_md = tensor_md(g, dst);
+    dnnl_softmax_v2_desc_t sd;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    DNNL_TRY(g,
+             dnnl_softmax_v2_forward_desc_init(&sd, dnnl_forward_inference, dnnl_softmax_accurate,
+                                               &s_md, &d_md, nd - 1),
+             "softmax");
+    attr = make_attr(g, VG_ACT_NONE, false, 1.0f);
+    if (!attr)
+        goto fail;
+    DNNL_TRY(g, dnnl_primitive_desc_create(&pd, &sd, attr, g->engine, NULL), "softmax");
+    finish_node(g, n, pd, "softmax");
+fail:
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    return g->status == VLM_OK ? dst : VG_NONE;
+}
+
+vg_tensor vg_mean_hw(vg_graph *g, vg_tensor src, dnnl_data_type_t dt) {
+    if (g->status != VLM_OK || src == VG_NONE)
+        return VG_NONE;
+    int64_t c = g->t[src].dims[1];
+    vg_tensor dst = vg_new(g, 4, (int64_t[]){1, c, 1, 1}, dt);
+    if (dst == VG_NONE)
+        return VG_NONE;
+    node *n = add_node(g, VG_KIND_ELTWISE, 0);
+    if (!n)
+        return VG_NONE;
+    node_arg(n, DNNL_ARG_SRC, src);
+    node_arg(n, DNNL_ARG_DST, dst);
+    if (vg_is_dry(g))
+        return dst;
+    dnnl_memory_desc_t s_md = tensor_md(g, src), d_md = tensor_md(g, dst);
+    dnnl_reduction_desc_t rd;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    DNNL_TRY(g, dnnl_reduction_desc_init(&rd, dnnl_reduction_mean, &s_md, &d_md, 0.f, 0.f),
+             "mean pooling");
+    attr = make_attr(g, VG_ACT_NONE, false, 1.0f);
+    if (!attr)
+        goto fail;
+    DNNL_TRY(g, dnnl_primitive_desc_create(&pd, &rd, attr, g->engine, NULL), "mean pooling");
+    finish_node(g, n, pd, "mean pooling");
+fail:
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    return g->status == VLM_OK ? dst : VG_NONE;
+}
+
+vg_tensor vg_mul(vg_graph *g, vg_tensor s0, vg_tensor s1, vg_tensor dst, vg_act act) {
+    if (g->status != VLM_OK || s0 == VG_NONE || s1 == VG_NONE)
+        return VG_NONE;
+    if (dst == VG_NONE)
+        dst = vg_new(g, g->t[s0].ndims, g->t[s0].dims, 0);
+    if (dst == VG_NONE)
+        return VG_NONE;
+    node *n = add_node(g, VG_KIND_ELTWISE, 0);
+    if (!n)
+        return VG_NONE;
+    node_arg(n, DNNL_ARG_SRC_0, s0);
+    node_arg(n, DNNL_ARG_SRC_1, s1);
+    node_arg(n, DNNL_ARG_DST, dst);
+    if (vg_is_dry(g))
+        return dst;
+    dnnl_memory_desc_t a_md = tensor_md(g, s0), b_md = tensor_md(g, s1), d_md = tensor_md(g, dst);
+    dnnl_binary_desc_t bd;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    DNNL_TRY(g, dnnl_binary_desc_init(&bd, dnnl_binary_mul, &a_md, &b_md, &d_md), "multiply");
+    attr = make_attr(g, act, false, 1.0f);
+    if (!attr)
+        goto fail;
+    DNNL_TRY(g, dnnl_primitive_desc_create(&pd, &bd, attr, g->engine, NULL), "multiply");
+    finish_node(g, n, pd, "multiply");
+fail:
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    return g->status == VLM_OK ? dst : VG_NONE;
+}
+
+vg_tensor vg_eltwise(vg_graph *g, vg_tensor src, vg_tensor dst, vg_act act) {
+    if (g->status != VLM_OK || src == VG_NONE)
+        return VG_NONE;
+    if (dst == VG_NONE)
+        dst = vg_new(g, g->t[src].ndims, g->t[src].dims, g->t[src].dt);
+    if (dst == VG_NONE)
+        return VG_NONE;
+    node *n = add_node(g, VG_KIND_ELTWISE, 0);
+    if (!n)
+        return VG_NONE;
+    node_arg(n, DNNL_ARG_SRC, src);
+    node_arg(n, DNNL_ARG_DST, dst);
+    if (vg_is_dry(g))
+        return dst;
+    dnnl_alg_kind_t alg = act == VG_ACT_GELU    ? dnnl_eltwise_gelu_erf
+                          : act == VG_ACT_RELU  ? dnnl_eltwise_relu
+                          : act == VG_ACT_SIGMOID ? dnnl_eltwise_logistic
+                                                  : dnnl_eltwise_linear;
+    dnnl_memory_desc_t s_md = tensor_md(g, src);
+    dnnl_eltwise_desc_t ed;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    DNNL_TRY(g, dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, alg, &s_md, 1.f, 0.f),
+             "activation");
+    attr = make_attr(g, VG_ACT_NONE, false, 1.0f);
+    if (!attr)
+        goto fail;
+    DNNL_TRY(g, dnnl_primitive_desc_create(&pd, &ed, attr, g->engine, NULL), "activation");
+    finish_node(g, n, pd, "activation");
+fail:
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    return g->status == VLM_OK ? dst : VG_NONE;
+}
+
+vg_tensor vg_reorder(vg_graph *g, vg_tensor src, vg_tensor dst) {
+    if (g->status != VLM_OK || src == VG_NONE || dst == VG_NONE)
+        return VG_NONE;
+    node *n = add_node(g, VG_KIND_REORDER, 0);
+    if (!n)
+        return VG_NONE;
+    node_arg(n, DNNL_ARG_FROM, src);
+    node_arg(n, DNNL_ARG_TO, dst);
+    if (vg_is_dry(g))
+        return dst;
+    dnnl_memory_desc_t s_md = tensor_md(g, src), d_md = tensor_md(g, dst);
+    dnnl_primitive_attr_t attr = make_attr(g, VG_ACT_NONE, false, 1.0f);
+    dnnl_primitive_desc_t pd = NULL;
+    if (!attr)
+        goto fail;
+    DNNL_TRY(g, dnnl_reorder_primitive_desc_create(&pd, &s_md, g->engine, &d_md, g->engine, attr),
+             "reorder");
+    finish_node(g, n, pd, "reorder");
+fail:
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    return g->status == VLM_OK ? dst : VG_NONE;
+}
+
+/* ---- finalize: lifetimes and arena ------------------------------------------------------ */
+
+typedef struct placed {
+    size_t off, end;
+    int first, last;
+} placed;
+
+static int by_size_desc(const void *a, const void *b, void *ctx) {
+    const tensor *t = ctx;
+    size_t x = t[*(const int *)a].bytes, y = t[*(const int *)b].bytes;
+    return (x < y) - (x > y);
+}
+
+static int by_off(const void *a, const void *b) {
+    const placed *p = a, *q = b;
+    return (p->off > q->off) - (p->off < q->off);
+}
+
+static size_t align_up(size_t x) { return (x + ALIGN - 1) / ALIGN * ALIGN; }
+
+vlm_status vg_finalize(vg_graph *g, vlm_error *err) {
+    if (g->status != VLM_OK)
+        return vg_status(g, err);
+    for (int i = 0; i < g->nn; i++)
+        for (int a = 0; a < g->n[i].nargs; a++) {
+            int t = g->n[i].args[a].t;
+            if (t < 0)
+                continue;
+            tensor *b = &g->t[g->t[t].base];
+            if (b->first < 0)
+                b->first = i;
+            b->last = i;
+        }
+    /* Greedy placement, largest first: each buffer goes to the lowest offset that does not
+     * collide with an already placed buffer whose lifetime overlaps. */
+    int *order = malloc((size_t)g->nt * sizeof *order);
+    placed *live = malloc((size_t)(g->nt + 1) * sizeof *live);
+    if (!order || !live) {
+        free(order);
+        free(live);
+        return vlm_error_set(err, VLM_ERR_NOMEM, "out of memory planning activations");
+    }
+    int m = 0;
+    for (int i = 0; i < g->nt; i++)
+        if (g->t[i].base == i && !g->t[i].external && g->t[i].first >= 0)
+            order[m++] = i;
+    qsort_r(order, (size_t)m, sizeof *order, by_size_desc, g->t);
+    placed *done = malloc((size_t)(m + 1) * sizeof *done);
+    if (!done) {
+        free(order);
+        free(live);
+        return vlm_error_set(err, VLM_ERR_NOMEM, "out of memory planning activations");
+    }
+    size_t total = 0;
+    for (int i = 0; i < m; i++) {
+        tensor *t = &g->t[order[i]];
+        int nl = 0;
+        for (int j = 0; j < i; j++)
+            if (done[j].first <= t->last && t->first <= done[j].last)
+                live[nl++] = done[j];
+        qsort(live, (size_t)nl, sizeof *live, by_off);
+        size_t off = 0, need = align_up(t->bytes);
+        for (int j = 0; j < nl; j++) {
+            if (off + need <= live[j].off)
+                break;
+            if (live[j].end > off)
+                off = live[j].end;
+        }
+        t->arena_off = off;
+        done[i] = (placed){off, off + need, t->first, t->last};
+        if (off + need > total)
+            total = off + need;
+    }
+    free(order);
+    free(live);
+    free(done);
+    g->arena_bytes = total;
+    if (vg_is_dry(g)) {
+        g->finalized = true;
+        return VLM_OK;
+    }
+    g->arena = aligned_alloc(ALIGN, total ? total : ALIGN);
+    g->scratch = aligned_alloc(ALIGN, align_up(g->scratch_bytes ? g->scratch_bytes : ALIGN));
+    if (!g->arena || !g->scratch)
+        return vlm_error_set(err, VLM_ERR_NOMEM,
+                             "out of memory: activations need %.1f MiB and scratchpad %.1f MiB",
+                             total / 1048576.0, g->scratch_bytes / 1048576.0);
+    /* Touch the arena once so page faults are not timed in the first runs. */
+    memset(g->arena, 0, total);
+    for (int i = 0; i < g->nt; i++) {
+        tensor *t = &g->t[i];
+        const tensor *b = &g->t[t->base];
+        dnnl_memory_desc_t md = tensor_md(g, i);
+        void *ptr = b->external ? NULL
+                                : (char *)g->arena + b->arena_off +
+                                      (size_t)t->offset * dt_size(t->dt);
+        if (dnnl_memory_create(&t->mem, &md, g->engine, ptr ? ptr : DNNL_MEMORY_NONE) !=
+            dnnl_success)
+            return vlm_error_set(err, VLM_ERR_INTERNAL, "oneDNN could not create a tensor");
+    }
+    for (int i = 0; i < g->nn; i++) {
+        node *n = &g->n[i];
+        if (dnnl_memory_desc_get_size(&n->scratch_md) == 0)
+            continue;
+        if (dnnl_memory_create(&n->scratch_mem, &n->scratch_md, g->engine, g->scratch) !=
+            dnnl_success)
+            return vlm_error_set(err, VLM_ERR_INTERNAL, "oneDNN could not create a scratchpad");
+    }
+    g->finalized = true;
+    return VLM_OK;
+}
+
+void vg_bind(vg_graph *g, vg_tensor id, void *ptr) {
+    for (int i = 0; i < g->nt; i++)
+        if (g->t[i].base == g->t[id].base)
+            dnnl_memory_set_data_handle(g->t[i].mem,
+                                        (char *)ptr + (size_t)g->t[i].offset * dt_size(g->t[i].dt));
+}
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+vlm_status vg_run(vg_graph *g, dnnl_stream_t stream, int64_t *times_ns, vlm_error *err) {
+    if (!g->finalized || vg_is_dry(g))
+        return vlm_error_set(err, VLM_ERR_INTERNAL, "graph run before it was finalized");
+    for (int i = 0; i < g->nn; i++) {
+        node *n = &g->n[i];
+        dnnl_exec_arg_t args[MAX_ARGS + 1];
+        int na = 0;
+        for (int a = 0; a < n->nargs; a++)
+            args[na++] = (dnnl_exec_arg_t){n->args[a].id, n->args[a].t >= 0
+                                                              ? g->t[n->args[a].t].mem
+                                                              : n->args[a].konst};
+        if (n->scratch_mem)
+            args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, n->scratch_mem};
+        int64_t t0 = times_ns ? now_ns() : 0;
+        dnnl_status_t st = dnnl_primitive_execute(n->prim, stream, na, args);
+        if (st != dnnl_success)
+            return vlm_error_set(err, VLM_ERR_INTERNAL, "oneDNN %s node %d failed to run (%s)",
+                                 vg_kind_name(n->kind), i, dnnl_status2str_(st));
+        if (times_ns) {
+            dnnl_stream_wait(stream);
+            times_ns[i] = now_ns() - t0;
+        }
+    }
+    if (dnnl_stream_wait(stream) != dnnl_success)
+        return vlm_error_set(err, VLM_ERR_INTERNAL, "oneDNN stream failed");
+    return VLM_OK;
+}
+
+int vg_node_count(const vg_graph *g) { return g->nn; }
+
+vg_node_info vg_node_get(const vg_graph *g, int i) {
+    const node *n = &g->n[i];
+    return (vg_node_info){n->kind, n->stage, n->macs, n->impl ? n->impl : ""};
+}
+
+size_t vg_arena_bytes(const vg_graph *g) { return g->arena_bytes; }
+size_t vg_weight_bytes(const vg_graph *g) { return g->weight_bytes; }
+size_t vg_scratch_bytes(const vg_graph *g) { return g->scratch_bytes; }
+
+int64_t vg_total_macs(const vg_graph *g) {
+    int64_t s = 0;
+    for (int i = 0; i < g->nn; i++)
+        s += g->n[i].macs;
+    return s;
+}
