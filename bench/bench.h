@@ -49,6 +49,38 @@ json_t *vlm_env_to_json(const vlm_env *env);
  * oneDNN 2.6.3)". Writes at most size bytes including the terminator. */
 void vlm_version_string(char *buf, size_t size);
 
+/* ---- statistics and the repetition runner ----------------------------------------------- */
+
+typedef struct vlm_stats {
+    int n;
+    double median, p10, p90, mad, min, max, mean;
+} vlm_stats;
+
+/* Order statistics of n samples (copied, not modified). Percentiles interpolate linearly
+ * between order statistics (NumPy's default); MAD is the median absolute deviation from the
+ * median, unscaled. n = 0 gives all zeros. */
+void vlm_stats_compute(const double *samples, int n, vlm_stats *out);
+
+typedef struct vlm_runner_params {
+    int warmup;         /* untimed runs first (primitive JIT, caches, page faults) */
+    int min_reps;       /* at least this many timed runs ... */
+    double min_time_s;  /* ... and at least this much timed time ... */
+    double max_time_s;  /* ... but stop once this much time is spent (after min_reps) */
+    int max_reps;       /* hard cap on timed runs */
+} vlm_runner_params;
+
+vlm_runner_params vlm_runner_default_params(void);
+
+/* Calls fn(arg) warmup times, then times it with CLOCK_MONOTONIC until min_reps and min_time_s
+ * are both met, max_time_s is exceeded, or max_reps is reached. Stores every sample (ms) in a
+ * malloc'd array (*samples_ms, owned by the caller) and its count in *n. Stops at the first
+ * error fn returns. */
+vlm_status vlm_runner_run(const vlm_runner_params *p, vlm_status (*fn)(void *arg, vlm_error *err),
+                          void *arg, double **samples_ms, int *n, vlm_error *err);
+
+/* Monotonic time in seconds. */
+double vlm_now_s(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -29,7 +29,27 @@ void vlm_cli_usage(FILE *stream, const vlm_cli_command *cmd);
 /* True when argv holds -h or --help before any "--". */
 int vlm_cli_wants_help(int argc, char **argv);
 
+/* Prints "vlmbench CMD: unknown option 'OPT'" and the usage on stderr; returns 2. */
+int vlm_cli_bad_option(const char *cmd, const char *opt);
+
+/* Parses a positive int / double option value; prints an error naming the option on failure. */
+int vlm_cli_parse_int(const char *cmd, const char *opt, const char *text, int lo, int hi,
+                      int *out);
+int vlm_cli_parse_double(const char *cmd, const char *opt, const char *text, double lo,
+                         double hi, double *out);
+
+#define FASTVIT_CKPT_HELP                                                                      \
+    "FastViT models load safetensors with timm names (fastvit_mci*, inference or training "    \
+    "form,\n  optionally under visual.trunk.) or FastVLM names "                                \
+    "(model.vision_tower.vision_tower.model.*)."
+
+/* Parses --res: "R" (square) or "HxW". Prints an error and returns -1 when malformed. */
+int vlm_cli_parse_res(const char *cmd, const char *text, int *h, int *w);
+
 int vlm_cmd_env(int argc, char **argv);
+int vlm_cmd_models(int argc, char **argv);
+int vlm_cmd_bench(int argc, char **argv);
+int vlm_cmd_infer(int argc, char **argv);
 int vlm_cmd_not_built(int argc, char **argv);
 
 extern const vlm_cli_command vlm_cli_commands[];

@@ -13,14 +13,11 @@ int vlm_cmd_env(int argc, char **argv) {
         if (c == 'j') {
             json = 1;
         } else {
-            fprintf(stderr, "vlmbench env: unknown option '%s'\n", argv[optind - 1]);
-            vlm_cli_usage(stderr, &vlm_cli_commands[1]);
-            return VLM_EXIT_USAGE;
+            return vlm_cli_bad_option("env", argv[optind - 1]);
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "vlmbench env: unexpected argument '%s'\n", argv[optind]);
-        return VLM_EXIT_USAGE;
+        return vlm_cli_bad_option("env", argv[optind]);
     }
     vlm_env env;
     vlm_env_collect(&env);

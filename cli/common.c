@@ -1,3 +1,5 @@
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -36,4 +38,40 @@ int vlm_cmd_not_built(int argc, char **argv) {
             "this version\n",
             argv[0]);
     return VLM_EXIT_USAGE;
+}
+
+int vlm_cli_bad_option(const char *cmd, const char *opt) {
+    fprintf(stderr, "vlmbench %s: unknown option or argument '%s'\n\n", cmd, opt);
+    for (int i = 0; i < vlm_cli_command_count; i++)
+        if (!strcmp(vlm_cli_commands[i].name, cmd))
+            vlm_cli_usage(stderr, &vlm_cli_commands[i]);
+    return VLM_EXIT_USAGE;
+}
+
+int vlm_cli_parse_int(const char *cmd, const char *opt, const char *text, int lo, int hi,
+                      int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < lo || v > hi) {
+        fprintf(stderr, "vlmbench %s: %s wants an integer from %d to %d, got '%s'\n", cmd, opt,
+                lo, hi, text);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int vlm_cli_parse_double(const char *cmd, const char *opt, const char *text, double lo,
+                         double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "vlmbench %s: %s wants a number from %g to %g, got '%s'\n", cmd, opt, lo,
+                hi, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
 }

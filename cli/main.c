@@ -7,7 +7,14 @@
 
 const vlm_cli_command vlm_cli_commands[] = {
     {"models", "list the models the engine runs, with params, MACs and token formulas",
-     "usage: vlmbench models [--json]\n", vlm_cmd_not_built},
+     "usage: vlmbench models [--json]\n"
+     "\n"
+     "Every model the engine runs: parameters (inference-form checkpoint, with and without the\n"
+     "CLIP head), GMACs at its default input, the token formula, and the checkpoint names it\n"
+     "loads. Computed from the model tables, without weights.\n"
+     "\n"
+     "  --json   a JSON array on stdout\n",
+     vlm_cmd_models},
     {"env", "print the environment fingerprint every result carries",
      "usage: vlmbench env [--json]\n"
      "\n"
@@ -18,8 +25,32 @@ const vlm_cli_command vlm_cli_commands[] = {
      "\n"
      "  --json   one JSON object on stdout (the results schema's \"env\" object)\n",
      vlm_cmd_env},
-    {"bench", "time one model at one resolution", "usage: vlmbench bench --model M --res R\n",
-     vlm_cmd_not_built},
+    {"bench", "time one model at one resolution",
+     "usage: vlmbench bench [--model M] [--res R|HxW] [--weights FILE] [--threads N]\n"
+     "                      [--dtype f32|bf16] [--seed S] [--profile] [--json]\n"
+     "                      [--warmup N] [--min-reps N] [--min-time S] [--max-time S]\n"
+     "\n"
+     "Builds the model once at one input size (weights from a safetensors FILE, or seeded\n"
+     "synthetic weights), runs warm-up passes, then times repeated forward passes until both\n"
+     "--min-reps (10) and --min-time (2 s) are met or --max-time (60 s) is spent, and prints\n"
+     "median, p10, p90, MAD and achieved GFLOP/s.\n"
+     "\n"
+     "  --model M     fastvithd (default), mci0, mci1, mci2 (see `vlmbench models`)\n"
+     "  --res R|HxW   input size in pixels (default: the model's published size)\n"
+     "  --threads N   OpenMP threads (default: OMP_NUM_THREADS or all cores)\n"
+     "  --dtype       f32 (default) or bf16 (needs avx512_bf16)\n"
+     "  --profile     time each primitive alone; GFLOP/s per layer kind and per stage against\n"
+     "                the machine's matmul peak\n"
+     "  --json        one JSON object on stdout, with every sample and the environment\n",
+     vlm_cmd_bench},
+    {"infer", "run one forward pass on a preprocessed .npy input and save the output",
+     "usage: vlmbench infer --model M --weights FILE --input X.npy --output Y.npy\n"
+     "                      [--pooled P.npy] [--dtype f32|bf16] [--threads N]\n"
+     "\n"
+     "X.npy: float NCHW [1, 3, H, W] (or [3, H, W]), already preprocessed. Y.npy: the output\n"
+     "tokens [grid_h * grid_w, feature_dim] (row-major over h then w), what FastVLM feeds its\n"
+     "projector. P.npy: the pooled and projected CLIP embedding.\n",
+     vlm_cmd_infer},
     {"sweep", "the main job: latency, tokens, prefill and TTFT across resolutions",
      "usage: vlmbench sweep [--res 256..1152] [--model M,...] [--llm L,...]\n",
      vlm_cmd_not_built},

@@ -169,6 +169,11 @@ vlm_status vlm_plan_profile(vlm_plan *plan, const float *input, vlm_profile_entr
                             vlm_error *err);
 const char *vlm_plan_stage_name(const vlm_plan *plan, int stage);
 
+/* This machine's matmul throughput in GFLOP/s (best of reps runs of an n x n x n oneDNN matmul
+ * with packed weights, in dtype, on ctx's threads): the practical peak profiles compare with. */
+vlm_status vlm_measure_matmul_gflops(vlm_ctx *ctx, int n, vlm_dtype dtype, int reps,
+                                     double *gflops, vlm_error *err);
+
 /* ---- checkpoints: safetensors ----------------------------------------------------------- */
 
 typedef enum vlm_st_dtype {

@@ -382,6 +382,24 @@ vg_tensor vg_conv(vg_graph *g, vg_tensor src, vg_tensor dst, const vg_conv_desc 
                 (long long)w, (long long)cin, (long long)d->groups);
         return VG_NONE;
     }
+    int64_t mult = d->cout / d->groups;
+    if (d->groups == cin && cin > 1 && mult > 1) {
+        /* A grouped conv with one input channel per group and a channel multiplier (FastViT's
+         * down-samplers and final conv) has no fast oneDNN kernel (x64:gemm:jit per group, ~1
+         * GFLOP/s). Duplicate each input channel mult times with one reorder from a stride-0
+         * view, then run a true depthwise conv: output channel o = g*mult + j reads channel g,
+         * which is exactly PyTorch's weight layout [cout, 1, k, k]. */
+        vg_tensor dup = vg_new4(g, cin * mult, h, w);
+        vg_tensor from = vg_view(g, src, 5, (int64_t[]){1, cin, mult, h, w},
+                                 (int64_t[]){cin * h * w, 1, 0, w * cin, cin}, 0);
+        vg_tensor to = vg_view(g, dup, 5, (int64_t[]){1, cin, mult, h, w},
+                               (int64_t[]){mult * cin * h * w, mult, 1, w * mult * cin, mult * cin},
+                               0);
+        vg_reorder(g, from, to);
+        vg_conv_desc dw = *d;
+        dw.groups = d->cout;
+        return vg_conv(g, dup, dst, &dw);
+    }
     if (dst == VG_NONE)
         dst = vg_new4(g, d->cout, ho, wo);
     if (dst == VG_NONE)

@@ -1,6 +1,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine/engine.h"
@@ -211,11 +212,14 @@ vlm_status vlm_plan_create(vlm_ctx *ctx, const vlm_plan_params *p, vlm_plan **ou
     vlm_status st = check_size(d, p->height, p->width, err);
     if (st != VLM_OK)
         return st;
-    if (p->dtype == VLM_BF16 && !vlm_cpu_has_bf16())
+    if (p->dtype == VLM_BF16 && !vlm_cpu_has_bf16()) {
+        vlm_backend_info bi;
+        vlm_backend_info_get(&bi);
         return vlm_error_set(err, VLM_ERR_UNSUPPORTED,
-                             "bf16 needs a CPU with avx512_bf16 (or AMX); oneDNN dispatches %s "
-                             "here: use --dtype f32",
-                             (vlm_backend_info_get(&(vlm_backend_info){0}), "a lower ISA"));
+                             "bf16 needs a CPU with avx512_bf16 (or AMX) but oneDNN dispatches "
+                             "%s on this one: use f32",
+                             bi.isa);
+    }
     /* Refuse before allocating when the activations alone cannot fit. */
     vlm_plan_facts facts;
     st = vlm_model_facts(p->model, p->height, p->width, &facts, err);
@@ -325,4 +329,41 @@ vlm_status vlm_plan_profile(vlm_plan *plan, const float *input, vlm_profile_entr
 
 const char *vlm_plan_stage_name(const vlm_plan *plan, int stage) {
     return plan->def->stage_name(plan->def->cfg, stage);
+}
+
+vlm_status vlm_measure_matmul_gflops(vlm_ctx *ctx, int n, vlm_dtype dtype, int reps,
+                                     double *gflops, vlm_error *err) {
+    *gflops = 0;
+    if (n < 16 || n > 8192 || reps < 1)
+        return vlm_error_set(err, VLM_ERR_INVALID, "matmul size %d or reps %d out of range", n,
+                             reps);
+    if (dtype == VLM_BF16 && !vlm_cpu_has_bf16())
+        return vlm_error_set(err, VLM_ERR_UNSUPPORTED, "bf16 needs a CPU with avx512_bf16");
+    float *w = malloc((size_t)n * n * sizeof *w);
+    vg_graph *g = vg_create(ctx->engine, dtype == VLM_BF16 ? dnnl_bf16 : dnnl_f32);
+    if (!w || !g) {
+        free(w);
+        vg_destroy(g);
+        return vlm_error_set(err, VLM_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < (size_t)n * n; i++)
+        w[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
+    vg_tensor a = vg_new(g, 2, (int64_t[]){n, n}, 0);
+    vg_linear(g, a, VG_NONE, n, w, NULL, VG_ACT_NONE, false);
+    free(w);
+    vlm_status st = vg_finalize(g, err);
+    double best = 1e30;
+    for (int r = 0; st == VLM_OK && r < reps + 1; r++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        st = vg_run(g, ctx->stream, NULL, err);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+        if (r > 0 && s < best) /* the first run is a warm-up */
+            best = s;
+    }
+    vg_destroy(g);
+    if (st == VLM_OK)
+        *gflops = 2.0 * n * (double)n * n / best / 1e9;
+    return st;
 }

@@ -24,8 +24,8 @@
 #define ST_MAX_HEADER_BYTES 100000000u /* the reference implementation's limit */
 
 struct vlm_weights {
-    char *path;               /* owned copy of the path given to open */
-    void *map;                /* owned read-only private mapping of the whole file */
+    char *path; /* owned copy of the path given to open */
+    void *map;  /* owned read-only private mapping of the whole file */
     size_t map_bytes;
     int count;
     vlm_tensor_view *tensors; /* owned, count entries in header order */
@@ -37,8 +37,8 @@ static const struct {
     const char *name;
     size_t bytes;
 } DTYPES[] = {
-    [VLM_ST_F32] = {"F32", 4}, [VLM_ST_F16] = {"F16", 2}, [VLM_ST_BF16] = {"BF16", 2},
-    [VLM_ST_F64] = {"F64", 8}, [VLM_ST_I64] = {"I64", 8}, [VLM_ST_I32] = {"I32", 4},
+    [VLM_ST_F32] = {"F32", 4}, [VLM_ST_F16] = {"F16", 2},   [VLM_ST_BF16] = {"BF16", 2},
+    [VLM_ST_F64] = {"F64", 8}, [VLM_ST_I64] = {"I64", 8},   [VLM_ST_I32] = {"I32", 4},
     [VLM_ST_U8] = {"U8", 1},   [VLM_ST_BOOL] = {"BOOL", 1},
 };
 #define N_DTYPES ((int)(sizeof DTYPES / sizeof DTYPES[0]))
@@ -154,8 +154,7 @@ static vlm_status check_metadata(const char *path, const json_t *meta, vlm_error
 /* Parses one tensor entry into t (name already set) and its byte range into s; checks
  * everything that concerns this entry alone. data_bytes is the size of the data area. */
 static vlm_status parse_entry(const char *path, const char *name, const json_t *entry,
-                              uint64_t data_bytes, vlm_tensor_view *t, span *s,
-                              vlm_error *err) {
+                              uint64_t data_bytes, vlm_tensor_view *t, span *s, vlm_error *err) {
     if (!json_is_object(entry))
         return vlm_error_set(err, VLM_ERR_FORMAT,
                              "%s: tensor '%s': entry is %s, expected an object with dtype, "
@@ -173,14 +172,14 @@ static vlm_status parse_entry(const char *path, const char *name, const json_t *
     static const char *const required[] = {"dtype", "shape", "data_offsets"};
     for (int i = 0; i < 3; i++)
         if (!json_object_get(entry, required[i]))
-            return vlm_error_set(err, VLM_ERR_FORMAT, "%s: tensor '%s': missing field '%s'",
-                                 path, name, required[i]);
+            return vlm_error_set(err, VLM_ERR_FORMAT, "%s: tensor '%s': missing field '%s'", path,
+                                 name, required[i]);
 
     /* dtype */
     const json_t *jdtype = json_object_get(entry, "dtype");
     if (!json_is_string(jdtype))
-        return vlm_error_set(err, VLM_ERR_FORMAT, "%s: tensor '%s': dtype is %s, expected a "
-                             "string", path, name, json_kind(jdtype));
+        return vlm_error_set(err, VLM_ERR_FORMAT, "%s: tensor '%s': dtype is %s, expected a string",
+                             path, name, json_kind(jdtype));
     const char *dname = json_string_value(jdtype);
     int dtype = -1;
     for (int d = 0; d < N_DTYPES; d++)
@@ -196,8 +195,9 @@ static vlm_status parse_entry(const char *path, const char *name, const json_t *
     /* shape */
     const json_t *jshape = json_object_get(entry, "shape");
     if (!json_is_array(jshape))
-        return vlm_error_set(err, VLM_ERR_FORMAT, "%s: tensor '%s': shape is %s, expected an "
-                             "array of integers", path, name, json_kind(jshape));
+        return vlm_error_set(err, VLM_ERR_FORMAT,
+                             "%s: tensor '%s': shape is %s, expected an array of integers", path,
+                             name, json_kind(jshape));
     size_t ndim = json_array_size(jshape);
     if (ndim > VLM_MAX_DIMS)
         return vlm_error_set(err, VLM_ERR_FORMAT,
@@ -278,8 +278,7 @@ static vlm_status parse_entry(const char *path, const char *name, const json_t *
                              "%s: tensor '%s': data_offsets [%lld, %lld] hold %lld bytes but "
                              "shape %s of %s needs %lld",
                              path, name, (long long)off[0], (long long)off[1],
-                             (long long)(off[1] - off[0]), shape_txt, dname,
-                             (long long)need_bytes);
+                             (long long)(off[1] - off[0]), shape_txt, dname, (long long)need_bytes);
     t->nbytes = (size_t)need_bytes;
     s->begin = off[0];
     s->end = off[1];
@@ -311,8 +310,8 @@ static vlm_status parse_header(vlm_weights *w, const json_t *hdr, const unsigned
     span *spans = calloc((size_t)count + 1, sizeof *spans);
     if (!w->tensors || !w->sorted || !w->names || !spans) {
         free(spans);
-        return vlm_error_set(err, VLM_ERR_NOMEM, "%s: out of memory for %d tensor entries",
-                             path, count);
+        return vlm_error_set(err, VLM_ERR_NOMEM, "%s: out of memory for %d tensor entries", path,
+                             count);
     }
 
     vlm_status st = VLM_OK;
@@ -347,8 +346,8 @@ static vlm_status parse_header(vlm_weights *w, const json_t *hdr, const unsigned
                                "%s: tensors '%s' (data_offsets [%lld, %lld]) and '%s' "
                                "(data_offsets [%lld, %lld]) overlap",
                                path, w->tensors[prev->index].name, (long long)prev->begin,
-                               (long long)prev->end, w->tensors[s->index].name,
-                               (long long)s->begin, (long long)s->end);
+                               (long long)prev->end, w->tensors[s->index].name, (long long)s->begin,
+                               (long long)s->end);
             goto done;
         }
         if (!prev || s->end > prev->end)
@@ -431,8 +430,8 @@ vlm_status vlm_weights_open(const char *path, vlm_weights **out, vlm_error *err)
     vlm_status st = VLM_OK;
     json_t *hdr = NULL;
     if (hlen == 0) {
-        st = vlm_error_set(err, VLM_ERR_FORMAT, "%s: header length is 0; a safetensors header "
-                           "is at least \"{}\"", path);
+        st = vlm_error_set(err, VLM_ERR_FORMAT,
+                           "%s: header length is 0; a safetensors header is at least \"{}\"", path);
         goto fail;
     }
     if (hlen > after_len) {
@@ -452,14 +451,13 @@ vlm_status vlm_weights_open(const char *path, vlm_weights **out, vlm_error *err)
     json_error_t jerr;
     hdr = json_loadb((const char *)base + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
     if (!hdr) {
-        st = vlm_error_set(err, VLM_ERR_FORMAT,
-                           "%s: header is not valid JSON: %s (header byte %d)", path, jerr.text,
-                           jerr.position);
+        st = vlm_error_set(err, VLM_ERR_FORMAT, "%s: header is not valid JSON: %s (header byte %d)",
+                           path, jerr.text, jerr.position);
         goto fail;
     }
     if (!json_is_object(hdr)) {
-        st = vlm_error_set(err, VLM_ERR_FORMAT, "%s: header is %s, expected a JSON object",
-                           path, json_kind(hdr));
+        st = vlm_error_set(err, VLM_ERR_FORMAT, "%s: header is %s, expected a JSON object", path,
+                           json_kind(hdr));
         goto fail;
     }
     st = parse_header(w, hdr, base + 8 + hlen, after_len - hlen, err);
@@ -513,8 +511,8 @@ vlm_status vlm_weights_read_f32(const vlm_weights *w, const char *name, int ndim
         same = t->shape[i] == shape[i];
     if (!same)
         return vlm_error_set(err, VLM_ERR_FORMAT,
-                             "%s: tensor '%s' has shape %s but the model expects %s", w->path,
-                             name, format_shape(have, sizeof have, t->ndim, t->shape), want);
+                             "%s: tensor '%s' has shape %s but the model expects %s", w->path, name,
+                             format_shape(have, sizeof have, t->ndim, t->shape), want);
     if (t->count > 0 && !dst)
         return vlm_error_set(err, VLM_ERR_INVALID, "vlm_weights_read_f32: dst is NULL for '%s'",
                              name);
@@ -545,8 +543,7 @@ vlm_status vlm_weights_read_f32(const vlm_weights *w, const char *name, int ndim
     case VLM_ST_I64:
     case VLM_ST_I32:
     case VLM_ST_U8:
-    case VLM_ST_BOOL:
-        break;
+    case VLM_ST_BOOL: break;
     }
     return vlm_error_set(err, VLM_ERR_FORMAT,
                          "%s: tensor '%s' is %s; only F32, F16, BF16 and F64 convert to float32",

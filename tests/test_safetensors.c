@@ -3,6 +3,9 @@
  * below lays out the format from its specification, and torch does every dtype conversion.
  * The files are generated once per run (PRE_ALL hook) into a temporary directory whose path
  * reaches the test processes through the environment; bad files are written by the tests. */
+#include "engine/engine.h"
+#include "testutil.h"
+
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>
 #include <jansson.h>
@@ -14,9 +17,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include "engine/engine.h"
-#include "testutil.h"
 
 #define GOLDEN_ENV "VLM_TEST_SAFETENSORS_DIR"
 
@@ -39,8 +39,8 @@ static const char GOLDEN_PY[] =
     "    if metadata is not None: hdr['__metadata__'] = metadata\n"
     "    for key, t in tensors:\n"
     "        b = raw(t)\n"
-    "        e = {'dtype': CODES[t.dtype], 'shape': list(t.shape), 'data_offsets': [off, off + len(b)]}\n"
-    "        hdr[key] = e\n"
+    "        e = hdr[key] = {'dtype': CODES[t.dtype], 'shape': list(t.shape),\n"
+    "                        'data_offsets': [off, off + len(b)]}\n"
     "        expect.append(dict(e, name=key, f32_at=-1))\n"
     "        if t.is_floating_point():\n"
     "            expect[-1]['f32_at'] = sum(x.numel() for x in f32)\n"
@@ -208,8 +208,8 @@ static void expect_open_fails(const char *path, vlm_status status, ...) {
     vlm_weights *w = (vlm_weights *)&w; /* must be reset to NULL */
     vlm_error err = {0};
     vlm_status st = vlm_weights_open(path, &w, &err);
-    cr_assert_eq(st, status, "status %s, want %s: %s", vlm_status_name(st),
-                 vlm_status_name(status), err.msg);
+    cr_assert_eq(st, status, "status %s, want %s: %s", vlm_status_name(st), vlm_status_name(status),
+                 err.msg);
     cr_assert_eq(err.status, status);
     cr_assert_null(w);
     cr_assert_not_null(strstr(err.msg, path), "message does not name the file: %s", err.msg);
@@ -285,8 +285,8 @@ static void check_against_expect(const char *name) {
                     cr_assert(isnan(got[k]), "%s[%lld]: %a is not NaN", tname, (long long)k,
                               (double)got[k]);
                 else
-                    cr_assert_eq(f32_bits(got[k]), f32_bits(want), "%s[%lld]: %a, torch %a",
-                                 tname, (long long)k, (double)got[k], (double)want);
+                    cr_assert_eq(f32_bits(got[k]), f32_bits(want), "%s[%lld]: %a, torch %a", tname,
+                                 (long long)k, (double)got[k], (double)want);
             }
         }
         free(got);
@@ -390,8 +390,8 @@ Test(safetensors, metadata) {
 
     expect_open_fails(write_st("meta_number.st", "{\"__metadata__\": {\"epoch\": 3}}", 0),
                       VLM_ERR_FORMAT, "__metadata__", "'epoch'", "integer", NULL);
-    expect_open_fails(write_st("meta_array.st", "{\"__metadata__\": [\"a\"]}", 0),
-                      VLM_ERR_FORMAT, "__metadata__", "an array", NULL);
+    expect_open_fails(write_st("meta_array.st", "{\"__metadata__\": [\"a\"]}", 0), VLM_ERR_FORMAT,
+                      "__metadata__", "an array", NULL);
 }
 
 /* ---- scalar conversions ------------------------------------------------------------------ */
@@ -521,11 +521,10 @@ Test(safetensors, read_f32_wrong_shape) {
     /* same count, different rank */
     cr_assert_eq(vlm_weights_read_f32(w, "zeta.f32", 1, (int64_t[]){12}, dst, &err),
                  VLM_ERR_FORMAT);
-    snprintf(want, sizeof want,
-             "%s: tensor 'zeta.f32' has shape [3, 4] but the model expects [12]", path);
+    snprintf(want, sizeof want, "%s: tensor 'zeta.f32' has shape [3, 4] but the model expects [12]",
+             path);
     cr_assert_str_eq(err.msg, want);
-    cr_assert_eq(vlm_weights_read_f32(w, "scalar", 1, (int64_t[]){1}, dst, &err),
-                 VLM_ERR_FORMAT);
+    cr_assert_eq(vlm_weights_read_f32(w, "scalar", 1, (int64_t[]){1}, dst, &err), VLM_ERR_FORMAT);
     cr_assert_not_null(strstr(err.msg, "has shape [] but the model expects [1]"), "%s", err.msg);
     vlm_weights_close(w);
 }
@@ -535,9 +534,9 @@ Test(safetensors, read_f32_of_integer_tensor) {
     vlm_weights *w = open_ok(path);
     int64_t dst64[5];
     vlm_error err = {0};
-    cr_assert_eq(vlm_weights_read_f32(w, "bn.num_batches_tracked", 1, (int64_t[]){5},
-                                      (float *)dst64, &err),
-                 VLM_ERR_FORMAT);
+    cr_assert_eq(
+        vlm_weights_read_f32(w, "bn.num_batches_tracked", 1, (int64_t[]){5}, (float *)dst64, &err),
+        VLM_ERR_FORMAT);
     cr_assert_not_null(strstr(err.msg, path), "%s", err.msg);
     cr_assert_not_null(strstr(err.msg, "'bn.num_batches_tracked' is I64"), "%s", err.msg);
     /* the raw view still works */
@@ -605,8 +604,8 @@ Test(safetensors, header_length_over_100_megabytes) {
 Test(safetensors, header_not_json) {
     expect_open_fails(write_st("not_json.st", "{\"a\": ", 0), VLM_ERR_FORMAT,
                       "header is not valid JSON", NULL);
-    expect_open_fails(write_st("garbage.st", "{} x", 0), VLM_ERR_FORMAT,
-                      "header is not valid JSON", "end of file expected", NULL);
+    expect_open_fails(write_st("garbage.st", "{} x", 0), VLM_ERR_FORMAT, "header is not valid JSON",
+                      "end of file expected", NULL);
     expect_open_fails(write_st("dup.st",
                                "{\"a\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": "
                                "[0, 1]}, \"a\": {\"dtype\": \"U8\", \"shape\": [1], "
@@ -665,8 +664,7 @@ Test(safetensors, non_integer_and_too_many_dims) {
 }
 
 Test(safetensors, entry_fields) {
-    expect_open_fails(write_st("no_offsets.st", "{\"w\": {\"dtype\": \"U8\", \"shape\": [1]}}",
-                               1),
+    expect_open_fails(write_st("no_offsets.st", "{\"w\": {\"dtype\": \"U8\", \"shape\": [1]}}", 1),
                       VLM_ERR_FORMAT, "tensor 'w'", "missing field 'data_offsets'", NULL);
     expect_open_fails(write_st("extra_field.st",
                                "{\"w\": {\"dtype\": \"U8\", \"shape\": [1], "
@@ -740,8 +738,7 @@ Test(safetensors, begin_after_end) {
                                "{\"w\": {\"dtype\": \"U8\", \"shape\": [4], "
                                "\"data_offsets\": [8, 4]}}",
                                8),
-                      VLM_ERR_FORMAT, "tensor 'w'", "data_offsets [8, 4] begin after end",
-                      NULL);
+                      VLM_ERR_FORMAT, "tensor 'w'", "data_offsets [8, 4] begin after end", NULL);
 }
 
 Test(safetensors, size_mismatch) {
