@@ -247,6 +247,16 @@ void vg_mark_external(vg_graph *g, vg_tensor t) {
         g->t[g->t[t].base].external = true;
 }
 
+static bool same_layout(const vg_graph *g, vg_tensor a, vg_tensor b) {
+    const tensor *x = &g->t[a], *y = &g->t[b];
+    if (x->ndims != y->ndims || x->dt != y->dt)
+        return false;
+    for (int i = 0; i < x->ndims; i++)
+        if (x->dims[i] != y->dims[i] || x->strides[i] != y->strides[i])
+            return false;
+    return true;
+}
+
 static dnnl_memory_desc_t tensor_md(const vg_graph *g, vg_tensor id) {
     const tensor *t = &g->t[id];
     dnnl_memory_desc_t md;
@@ -370,11 +380,19 @@ static dnnl_memory_t make_bias(vg_graph *g, const float *bias, int64_t n, int nd
 vg_tensor vg_conv(vg_graph *g, vg_tensor src, vg_tensor dst, const vg_conv_desc *d) {
     if (g->status != VLM_OK || src == VG_NONE)
         return VG_NONE;
+    if (d->stride < 1 || d->groups < 1 || d->k < 1 || d->pad < 0 || d->cout < 1) {
+        vg_fail(g, VLM_ERR_INVALID, "convolution with kernel %lld, stride %lld, padding %lld, "
+                "%lld groups, %lld outputs: impossible shape", (long long)d->k,
+                (long long)d->stride, (long long)d->pad, (long long)d->groups, (long long)d->cout);
+        return VG_NONE;
+    }
     const int64_t *sd = g->t[src].dims;
     int64_t cin = sd[1], h = sd[2], w = sd[3];
     int64_t ho = (h + 2 * d->pad - d->k) / d->stride + 1;
     int64_t wo = (w + 2 * d->pad - d->k) / d->stride + 1;
-    if (cin % d->groups || d->cout % d->groups || ho < 1 || wo < 1) {
+    /* the kernel must fit the padded input: C's truncating division makes (2 - 3) / 2 + 1 = 1 */
+    if (cin % d->groups || d->cout % d->groups || h + 2 * d->pad < d->k ||
+        w + 2 * d->pad < d->k || ho < 1 || wo < 1) {
         vg_fail(g, VLM_ERR_INVALID,
                 "convolution %lldx%lld stride %lld on a %lldx%lld input with %lld channels, "
                 "%lld groups: impossible shape",
@@ -565,6 +583,13 @@ vg_tensor vg_layernorm(vg_graph *g, vg_tensor src, vg_tensor dst, const float *g
         dst = vg_new(g, nd, g->t[src].dims, g->t[src].dt);
     if (dst == VG_NONE)
         return VG_NONE;
+    /* oneDNN 2.6 eltwise and layer norm write dst in src's layout (one data_desc): when dst is
+     * laid out differently (src a strided view), copy src into dst and run in place. */
+    if (!same_layout(g, src, dst)) {
+        if (vg_reorder(g, src, dst) == VG_NONE)
+            return VG_NONE;
+        src = dst;
+    }
     node *n = add_node(g, VG_KIND_NORM, 0);
     if (!n)
         return VG_NONE;
@@ -703,6 +728,13 @@ vg_tensor vg_eltwise(vg_graph *g, vg_tensor src, vg_tensor dst, vg_act act) {
         dst = vg_new(g, g->t[src].ndims, g->t[src].dims, g->t[src].dt);
     if (dst == VG_NONE)
         return VG_NONE;
+    /* oneDNN 2.6 eltwise and layer norm write dst in src's layout (one data_desc): when dst is
+     * laid out differently (src a strided view), copy src into dst and run in place. */
+    if (!same_layout(g, src, dst)) {
+        if (vg_reorder(g, src, dst) == VG_NONE)
+            return VG_NONE;
+        src = dst;
+    }
     node *n = add_node(g, VG_KIND_ELTWISE, 0);
     if (!n)
         return VG_NONE;
@@ -718,7 +750,10 @@ vg_tensor vg_eltwise(vg_graph *g, vg_tensor src, vg_tensor dst, vg_act act) {
     dnnl_eltwise_desc_t ed;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
-    DNNL_TRY(g, dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, alg, &s_md, 1.f, 0.f),
+    /* alpha: the scale of linear (identity), the negative slope of relu (0) */
+    float alpha = act == VG_ACT_NONE ? 1.f : 0.f;
+    DNNL_TRY(g,
+             dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, alg, &s_md, alpha, 0.f),
              "activation");
     attr = make_attr(g, VG_ACT_NONE, false, 1.0f);
     if (!attr)
