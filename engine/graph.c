@@ -239,8 +239,12 @@ vg_tensor vg_view2d(vg_graph *g, vg_tensor x) {
     return vg_view(g, x, 2, (int64_t[]){d[2] * d[3], d[1]}, (int64_t[]){d[1], 1}, 0);
 }
 
-int vg_ndims(const vg_graph *g, vg_tensor t) { return g->t[t].ndims; }
-const int64_t *vg_dims(const vg_graph *g, vg_tensor t) { return g->t[t].dims; }
+/* VG_NONE (after a sticky error) reads as a 0-d tensor with all dims 0, so builders can keep
+ * going until they check the status once. */
+static const int64_t no_dims[DNNL_MAX_NDIMS];
+
+int vg_ndims(const vg_graph *g, vg_tensor t) { return t < 0 ? 0 : g->t[t].ndims; }
+const int64_t *vg_dims(const vg_graph *g, vg_tensor t) { return t < 0 ? no_dims : g->t[t].dims; }
 
 void vg_mark_external(vg_graph *g, vg_tensor t) {
     if (t != VG_NONE)

@@ -96,7 +96,8 @@ struct vlm_plan {
     vg_graph *g;
     vg_tensor input, tokens_out, pooled_out;
     vlm_plan_facts facts;
-    int64_t *times;
+    int64_t *times; /* owned: per-node times of the last profile */
+    float *sink;    /* owned: where outputs go when the caller does not want them */
 };
 
 vlm_plan_params vlm_plan_default_params(void) {
@@ -263,7 +264,10 @@ vlm_status vlm_plan_create(vlm_ctx *ctx, const vlm_plan_params *p, vlm_plan **ou
     plan->facts.scratch_bytes = vg_scratch_bytes(plan->g);
     plan->facts.nodes = vg_node_count(plan->g);
     plan->times = calloc((size_t)plan->facts.nodes, sizeof *plan->times);
-    if (!plan->times) {
+    plan->sink = malloc(((size_t)plan->facts.tokens * (size_t)plan->facts.feature_dim +
+                         (size_t)plan->facts.embed_dim) *
+                        sizeof *plan->sink);
+    if (!plan->times || !plan->sink) {
         vlm_plan_destroy(plan);
         return vlm_error_set(err, VLM_ERR_NOMEM, "out of memory");
     }
@@ -276,6 +280,7 @@ void vlm_plan_destroy(vlm_plan *plan) {
         return;
     vg_destroy(plan->g);
     free(plan->times);
+    free(plan->sink);
     free(plan);
 }
 
@@ -289,18 +294,8 @@ static vlm_status run(vlm_plan *plan, const float *input, float *tokens, float *
         return vlm_error_set(err, VLM_ERR_INVALID,
                              "the pooled embedding was not planned (set params.pooled)");
     vg_bind(plan->g, plan->input, (void *)input);
-    /* outputs are always written; callers that do not want them get a scratch buffer */
-    static _Thread_local float *sink;
-    static _Thread_local size_t sink_n;
-    size_t need = (size_t)plan->facts.tokens * (size_t)plan->facts.feature_dim +
-                  (size_t)plan->facts.embed_dim;
-    if ((!tokens || (!pooled && plan->pooled_out != VG_NONE)) && sink_n < need) {
-        free(sink);
-        sink = malloc(need * sizeof *sink);
-        sink_n = sink ? need : 0;
-        if (!sink)
-            return vlm_error_set(err, VLM_ERR_NOMEM, "out of memory");
-    }
+    /* outputs are always written; callers that do not want them get the plan's sink */
+    float *sink = plan->sink;
     vg_bind(plan->g, plan->tokens_out, tokens ? tokens : sink);
     if (plan->pooled_out != VG_NONE)
         vg_bind(plan->g, plan->pooled_out,

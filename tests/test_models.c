@@ -1,5 +1,6 @@
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 
 #include "engine/engine.h"
 
@@ -66,4 +67,51 @@ Test(models, resolution_below_minimum_is_a_clear_error) {
     cr_assert(strstr(err.msg, "fastvithd") && strstr(err.msg, "32x256"), "%s", err.msg);
     cr_assert_eq(vlm_model_facts("nosuchmodel", 256, 256, &f, &err), VLM_ERR_INVALID);
     cr_assert(strstr(err.msg, "nosuchmodel"), "%s", err.msg);
+}
+
+Test(models, a_plan_that_cannot_fit_in_memory_is_refused_before_allocating) {
+    /* FastViTHD at 16384 px needs ~38 GiB of activations: more than this machine has. */
+    vlm_plan_facts f;
+    vlm_error err = {0};
+    cr_assert_eq(vlm_model_facts("fastvithd", 16384, 16384, &f, &err), VLM_OK, "%s", err.msg);
+    cr_assert(f.activation_bytes > (size_t)32 << 30, "%zu", f.activation_bytes);
+    vlm_ctx *ctx;
+    vlm_ctx_params cp = vlm_ctx_default_params();
+    cr_assert_eq(vlm_ctx_create(&cp, &ctx, &err), VLM_OK);
+    vlm_plan_params p = vlm_plan_default_params();
+    p.height = p.width = 16384;
+    vlm_plan *plan = NULL;
+    cr_assert_eq(vlm_plan_create(ctx, &p, &plan, &err), VLM_ERR_NOMEM);
+    cr_assert_null(plan);
+    cr_assert(strstr(err.msg, "16384x16384") && strstr(err.msg, "available"), "%s", err.msg);
+    vlm_ctx_destroy(ctx);
+}
+
+Test(models, synthetic_weights_are_deterministic_and_finite) {
+    vlm_error err = {0};
+    vlm_ctx *ctx;
+    vlm_ctx_params cp = vlm_ctx_default_params();
+    cr_assert_eq(vlm_ctx_create(&cp, &ctx, &err), VLM_OK);
+    vlm_plan_params p = vlm_plan_default_params();
+    p.model = "mci0";
+    p.height = p.width = 128;
+    p.seed = 42;
+    float *in = malloc(3 * 128 * 128 * sizeof *in), out[2][16 * 1024];
+    for (int i = 0; i < 3 * 128 * 128; i++)
+        in[i] = (float)((i * 37) % 256) / 255.0f;
+    for (int k = 0; k < 2; k++) {
+        vlm_plan *plan;
+        cr_assert_eq(vlm_plan_create(ctx, &p, &plan, &err), VLM_OK, "%s", err.msg);
+        cr_assert_eq(vlm_plan_run(plan, in, out[k], NULL, &err), VLM_OK, "%s", err.msg);
+        vlm_plan_destroy(plan);
+    }
+    double sq = 0;
+    for (int i = 0; i < 16 * 1024; i++) {
+        cr_assert(isfinite(out[0][i]));
+        cr_assert_eq(out[0][i], out[1][i], "run-to-run difference at %d", i);
+        sq += (double)out[0][i] * out[0][i];
+    }
+    cr_assert(sq > 0, "all-zero output");
+    free(in);
+    vlm_ctx_destroy(ctx);
 }

@@ -358,6 +358,8 @@ static vg_tensor attention_block(mb *b, const fv_cfg *c, const char *blk, vg_ten
     char nm[512];
     vg_graph *g = b->g;
     int64_t ds[1] = {d}, heads = d / HEAD_DIM;
+    if (vg_status(g, NULL) != VLM_OK)
+        return VG_NONE;
     const int64_t *xd = vg_dims(g, x);
     int64_t n = xd[2] * xd[3];
     vg_tensor x2 = vg_view2d(g, x), q_in;
