@@ -1,6 +1,8 @@
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
 #include "eval/eval.h"
@@ -47,18 +49,41 @@ int vlm_cmd_infer(int argc, char **argv) {
     vlm_npy x = {0};
     if (vlm_npy_read_f32(input, &x, &err) != VLM_OK)
         return vlm_cli_fail("infer", &err);
-    int nd = x.ndim;
-    if (!((nd == 4 && x.shape[0] == 1 && x.shape[1] == 3) || (nd == 3 && x.shape[0] == 3))) {
+    const vlm_model_info *mi = vlm_model_find(pp.model);
+    if (!mi) {
         vlm_npy_free(&x);
-        vlm_error_set(&err, VLM_ERR_INVALID,
-                      "%s: input must be a preprocessed image of shape [1, 3, H, W] or [3, H, W] "
-                      "(NCHW float)",
-                      input);
+        vlm_error_set(&err, VLM_ERR_INVALID, "unknown model '%s' (see `vlmbench models`)",
+                      pp.model);
         return vlm_cli_fail("infer", &err);
     }
-    pp.height = (int)x.shape[nd - 2];
-    pp.width = (int)x.shape[nd - 1];
-    pp.pooled = pooled != NULL;
+    int nd = x.ndim;
+    bool ok;
+    if (!strcmp(mi->kind, "vision")) {
+        ok = (nd == 4 && x.shape[0] == 1 && x.shape[1] == 3) || (nd == 3 && x.shape[0] == 3);
+        pp.height = ok ? (int)x.shape[nd - 2] : 0;
+        pp.width = ok ? (int)x.shape[nd - 1] : 0;
+    } else if (!strcmp(mi->kind, "llm") && nd == 1) { /* token ids */
+        ok = x.shape[0] > 0 && x.shape[0] <= 131072;
+        pp.input_ids = 1;
+        pp.tokens = (int)x.shape[0];
+    } else { /* [N, width] features or input embeddings */
+        ok = nd == 2 && x.shape[1] == mi->embed_dim && x.shape[0] > 0 && x.shape[0] <= 131072;
+        pp.tokens = ok ? (int)x.shape[0] : 0;
+    }
+    if (!ok) {
+        vlm_npy_free(&x);
+        if (!strcmp(mi->kind, "vision"))
+            vlm_error_set(&err, VLM_ERR_INVALID,
+                          "%s: input must be a preprocessed image of shape [1, 3, H, W] or "
+                          "[3, H, W] (NCHW float)",
+                          input);
+        else
+            vlm_error_set(&err, VLM_ERR_INVALID,
+                          "%s: input must be [N, %d] %s%s", input, mi->embed_dim,
+                          strcmp(mi->kind, "llm") ? "features" : "input embeddings",
+                          strcmp(mi->kind, "llm") ? "" : " or [N] token ids");
+        return vlm_cli_fail("infer", &err);
+    }
     vlm_ctx *ctx = NULL;
     vlm_plan *plan = NULL;
     float *tokens = NULL, *emb = NULL;
@@ -70,7 +95,7 @@ int vlm_cmd_infer(int argc, char **argv) {
     }
     vlm_plan_facts f;
     vlm_plan_get_facts(plan, &f);
-    tokens = malloc((size_t)f.tokens * (size_t)f.feature_dim * sizeof *tokens);
+    tokens = malloc((size_t)f.out_rows * (size_t)f.feature_dim * sizeof *tokens);
     emb = malloc((size_t)(f.embed_dim > 0 ? f.embed_dim : 1) * sizeof *emb);
     if (!tokens || !emb) {
         vlm_error_set(&err, VLM_ERR_NOMEM, "out of memory for the outputs");
@@ -78,14 +103,14 @@ int vlm_cmd_infer(int argc, char **argv) {
         goto out;
     }
     if (vlm_plan_run(plan, x.data, tokens, pooled ? emb : NULL, &err) != VLM_OK ||
-        (output && vlm_npy_write_f32(output, 2, (int64_t[]){f.tokens, f.feature_dim}, tokens,
+        (output && vlm_npy_write_f32(output, 2, (int64_t[]){f.out_rows, f.feature_dim}, tokens,
                                      &err) != VLM_OK) ||
         (pooled && vlm_npy_write_f32(pooled, 1, (int64_t[]){f.embed_dim}, emb, &err) != VLM_OK)) {
         code = vlm_cli_fail("infer", &err);
         goto out;
     }
-    fprintf(stderr, "vlmbench infer: %s %dx%d -> %d tokens x %d%s\n", pp.model, pp.height,
-            pp.width, f.tokens, f.feature_dim, pooled ? " + pooled embedding" : "");
+    fprintf(stderr, "vlmbench infer: %s -> [%d, %d]%s\n", pp.model, f.out_rows, f.feature_dim,
+            pooled ? " + pooled embedding" : "");
 out:
     free(tokens);
     free(emb);

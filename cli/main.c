@@ -47,9 +47,12 @@ const vlm_cli_command vlm_cli_commands[] = {
      "usage: vlmbench infer --model M --weights FILE --input X.npy --output Y.npy\n"
      "                      [--pooled P.npy] [--dtype f32|bf16] [--threads N]\n"
      "\n"
-     "X.npy: float NCHW [1, 3, H, W] (or [3, H, W]), already preprocessed. Y.npy: the output\n"
-     "tokens [grid_h * grid_w, feature_dim] (row-major over h then w), what FastVLM feeds its\n"
-     "projector. P.npy: the pooled and projected CLIP embedding.\n",
+     "Vision models: X.npy is a float NCHW image [1, 3, H, W] (or [3, H, W]), already\n"
+     "preprocessed; Y.npy the output tokens [grid_h * grid_w, feature_dim] (row-major over h\n"
+     "then w), what FastVLM feeds its projector; P.npy the pooled CLIP embedding.\n"
+     "Projectors: X.npy is [N, in_dim] features; Y.npy [N, d_llm].\n"
+     "LLMs: X.npy is [N, d] input embeddings or [N] token ids (as floats); Y.npy the\n"
+     "last-position logits [1, vocab] of the prefill.\n",
      vlm_cmd_infer},
     {"sweep", "the main job: latency, tokens, prefill and TTFT across resolutions",
      "usage: vlmbench sweep [--res 256..1152] [--model M,...] [--llm L,...]\n",

@@ -90,16 +90,21 @@ int vlm_cpu_has_bf16(void);
 /* ---- models ----------------------------------------------------------------------------- */
 
 typedef struct vlm_model_info {
-    const char *name;          /* "fastvithd", "mci0", ... */
+    const char *name;          /* "fastvithd", "mci0", "qwen2-0.5b", "proj-qwen2-0.5b", ... */
+    const char *kind;          /* "vision" (image in, tokens out), "projector" (features in,
+                                  LLM embeddings out) or "llm" (prefill: embeddings or token ids
+                                  in, last-position logits out) */
     const char *description;   /* one line */
     const char *family;        /* "fastvit" */
-    int default_res;           /* input size the model is published at (square) */
-    int min_res;               /* smallest input side the engine accepts */
-    int stride;                /* total down-sampling; tokens = ceil(H/stride) x ceil(W/stride) */
-    const char *token_formula; /* "ceil(H/64) x ceil(W/64)" */
+    int default_res;           /* vision: input size the model is published at (square);
+                                  projector / llm: default sequence length */
+    int min_res;               /* vision: smallest input side the engine accepts */
+    int stride;                /* vision: total down-sampling; tokens = ceil(H/s) x ceil(W/s) */
+    const char *token_formula; /* "ceil(H/64) x ceil(W/64)"; projector / llm: "N" */
     const char *checkpoints;   /* the checkpoint naming schemes it loads */
-    int feature_dim;           /* channels of each output token */
-    int embed_dim;             /* CLIP embedding size of the pooled output, 0 if none */
+    int feature_dim;           /* channels of each output token (llm: vocabulary size) */
+    int embed_dim;             /* vision: CLIP embedding size of the pooled output, 0 if none;
+                                  projector / llm: input embedding width */
 } vlm_model_info;
 
 int vlm_model_count(void);
@@ -116,7 +121,11 @@ typedef struct vlm_plan_params {
     vlm_dtype dtype;     /* weights and activations; accumulation is always f32 */
     const char *weights; /* safetensors path, or NULL for seeded synthetic weights */
     uint64_t seed;       /* synthetic weights' seed */
-    int pooled;          /* also compute the pooled + projected CLIP embedding */
+    int pooled;          /* vision: also compute the pooled + projected CLIP embedding */
+    int tokens;          /* projector / llm: sequence length N (0 = the model's default) */
+    int layers;          /* llm: build only this many of the identical decoder layers (layer-
+                            sampled timing); 0 = all */
+    int input_ids;       /* llm: the input is N token ids (as floats) instead of N embeddings */
 } vlm_plan_params;
 
 vlm_plan_params vlm_plan_default_params(void);
@@ -126,8 +135,12 @@ typedef struct vlm_plan_facts {
     int64_t params;         /* parameters in the inference-form checkpoint, head included */
     int64_t params_no_head; /* without the CLIP projection head */
     int64_t macs;           /* multiply-accumulates of one forward pass (analytic) */
-    int tokens, grid_h, grid_w; /* output tokens = grid_h x grid_w */
-    int feature_dim;        /* channels of each token */
+    int tokens, grid_h, grid_w; /* vision: output tokens = grid_h x grid_w;
+                                   projector / llm: sequence length N (grid N x 1) */
+    int feature_dim;        /* channels of each output row (llm: vocabulary size) */
+    int out_rows;           /* rows of the output (vision/projector: tokens; llm: 1) */
+    int64_t input_count;    /* floats of the input (image 3*H*W, N*in_dim, or N ids) */
+    int layers_total, layers_built; /* llm: decoder layers of the model / in this plan */
     int embed_dim;          /* pooled embedding size (0 when not computed) */
     size_t activation_bytes; /* peak activation arena (0 in facts-only mode) */
     size_t weight_bytes;    /* packed weights (0 in facts-only mode) */
@@ -138,6 +151,8 @@ typedef struct vlm_plan_facts {
 /* Computes the facts of a model at a size without weights or oneDNN (metadata only). */
 vlm_status vlm_model_facts(const char *model, int height, int width, vlm_plan_facts *out,
                            vlm_error *err);
+/* The same for full plan params (sequence length, layers, ...). */
+vlm_status vlm_plan_facts_of(const vlm_plan_params *params, vlm_plan_facts *out, vlm_error *err);
 
 /* Builds a plan: every primitive created once, weights read (and folded) and reordered once,
  * activations laid out in one arena. Errors: unknown model, size below the minimum, missing or
@@ -148,9 +163,12 @@ vlm_status vlm_plan_create(vlm_ctx *ctx, const vlm_plan_params *params, vlm_plan
 void vlm_plan_destroy(vlm_plan *plan);
 void vlm_plan_get_facts(const vlm_plan *plan, vlm_plan_facts *out);
 
-/* One forward pass. input: NCHW float32 [1, 3, height, width] (preprocessed). tokens (may be
- * NULL): float32 [grid_h * grid_w, feature_dim], row-major over h then w. pooled (may be NULL;
- * requires params.pooled): float32 [embed_dim]. Buffers are borrowed for the call. */
+/* One forward pass. input (facts.input_count floats): vision: NCHW [1, 3, height, width],
+ * preprocessed; projector: [N, in_dim]; llm: [N, embed_dim] input embeddings, or N token ids
+ * with params.input_ids (ids outside the vocabulary are VLM_ERR_INVALID). tokens (the output,
+ * may be NULL): [out_rows, feature_dim] float32: vision tokens row-major over h then w,
+ * projector embeddings, or llm last-position logits. pooled (may be NULL; vision with
+ * params.pooled): [embed_dim]. Buffers are borrowed for the call. */
 vlm_status vlm_plan_run(vlm_plan *plan, const float *input, float *tokens, float *pooled,
                         vlm_error *err);
 

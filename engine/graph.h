@@ -26,7 +26,7 @@
 typedef int vg_tensor;
 #define VG_NONE (-1)
 
-typedef enum vg_act { VG_ACT_NONE, VG_ACT_GELU, VG_ACT_RELU, VG_ACT_SIGMOID } vg_act;
+typedef enum vg_act { VG_ACT_NONE, VG_ACT_GELU, VG_ACT_RELU, VG_ACT_SIGMOID, VG_ACT_SILU } vg_act;
 
 /* Layer kinds, for profiles. */
 typedef enum vg_kind {
@@ -39,6 +39,8 @@ typedef enum vg_kind {
     VG_KIND_NORM,
     VG_KIND_ELTWISE, /* binary, eltwise, reduction */
     VG_KIND_REORDER,
+    VG_KIND_EMBED, /* embedding lookup */
+    VG_KIND_ROPE,  /* rotary position embedding */
     VG_KIND_COUNT
 } vg_kind;
 
@@ -75,6 +77,9 @@ vg_tensor vg_view(vg_graph *g, vg_tensor base, int ndims, const int64_t *dims,
 vg_tensor vg_view2d(vg_graph *g, vg_tensor t);
 int vg_ndims(const vg_graph *g, vg_tensor t);
 const int64_t *vg_dims(const vg_graph *g, vg_tensor t);
+/* A constant float32 tensor (row-major), copied now and shared by every node that reads it;
+ * never in the arena. */
+vg_tensor vg_const(vg_graph *g, int ndims, const int64_t *dims, const float *data);
 /* Marks t as bound by the caller at run time (input or output); never in the arena. */
 void vg_mark_external(vg_graph *g, vg_tensor t);
 
@@ -94,9 +99,24 @@ vg_tensor vg_conv(vg_graph *g, vg_tensor src, vg_tensor dst, const vg_conv_desc 
 vg_tensor vg_linear(vg_graph *g, vg_tensor src, vg_tensor dst, int64_t n, const float *weight,
                     const float *bias, vg_act act, bool accumulate);
 
-/* Batched dst[B,M,N] = scale * a[B,M,K] @ b[B,K,N], all activations (views allowed). */
+/* Like vg_linear, then dst *= mul_by (a tensor of dst's shape; binary post-op). */
+vg_tensor vg_linear_mul(vg_graph *g, vg_tensor src, vg_tensor dst, int64_t n, const float *weight,
+                        const float *bias, vg_tensor mul_by);
+
+/* Batched dst[B..,M,N] = scale * a[B..,M,K] @ b[B..,K,N], all activations (views allowed,
+ * 3-D or 4-D; b's batch dims may be 1 to broadcast). add (VG_NONE for none): a float32 [M, N]
+ * tensor (e.g. a vg_const causal mask of -inf above the diagonal) added after scaling. */
 vg_tensor vg_matmul(vg_graph *g, vg_tensor a, vg_tensor b, vg_tensor dst, float scale,
                     vg_kind kind);
+vg_tensor vg_matmul_add(vg_graph *g, vg_tensor a, vg_tensor b, vg_tensor dst, float scale,
+                        vg_tensor add, vg_kind kind);
+
+/* A node that runs C code: fn(ctx, ptrs) with ptrs[i] the data pointer of tensors[i] (in the
+ * tensor's dtype and strides; views resolved). ctx is owned by the graph and released with
+ * ctx_free (may be NULL). For what oneDNN lacks: RMSNorm, RoPE, embedding lookup. */
+typedef void (*vg_custom_fn)(void *ctx, void *const *ptrs);
+void vg_custom(vg_graph *g, vg_kind kind, int64_t macs, vg_custom_fn fn, void *ctx,
+               void (*ctx_free)(void *), int n, const vg_tensor *tensors);
 
 /* LayerNorm over the last dimension (of a 2-D tensor or view). */
 vg_tensor vg_layernorm(vg_graph *g, vg_tensor src, vg_tensor dst, const float *gamma,
@@ -107,6 +127,8 @@ vg_tensor vg_softmax(vg_graph *g, vg_tensor src, vg_tensor dst);
 vg_tensor vg_mean_hw(vg_graph *g, vg_tensor src, dnnl_data_type_t dt);
 /* dst = act(src0 * src1) with src1 broadcast (e.g. [1,C,1,1] over [1,C,H,W]). */
 vg_tensor vg_mul(vg_graph *g, vg_tensor src0, vg_tensor src1, vg_tensor dst, vg_act act);
+/* dst = src0 + src1 with src1 broadcast; dst may be src0 (in place). */
+vg_tensor vg_add(vg_graph *g, vg_tensor src0, vg_tensor src1, vg_tensor dst);
 /* dst = act(src) */
 vg_tensor vg_eltwise(vg_graph *g, vg_tensor src, vg_tensor dst, vg_act act);
 /* dst = src with dst's layout/dtype. */

@@ -1,4 +1,6 @@
+#include <jansson.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -70,16 +72,24 @@ int vlm_ctx_threads(const vlm_ctx *c) { return c->threads; }
 
 /* ---- registry --------------------------------------------------------------------------- */
 
-int vlm_model_count(void) { return vlm_fastvit_model_count; }
+int vlm_model_count(void) { return vlm_fastvit_model_count + vlm_llm_model_count; }
+
+static const model_def *def_at(int i) {
+    if (i >= 0 && i < vlm_fastvit_model_count)
+        return &vlm_fastvit_models[i];
+    i -= vlm_fastvit_model_count;
+    return i >= 0 && i < vlm_llm_model_count ? &vlm_llm_models[i] : NULL;
+}
 
 const vlm_model_info *vlm_model_at(int i) {
-    return i >= 0 && i < vlm_fastvit_model_count ? &vlm_fastvit_models[i].info : NULL;
+    const model_def *d = def_at(i);
+    return d ? &d->info : NULL;
 }
 
 static const model_def *find_def(const char *name) {
-    for (int i = 0; i < vlm_fastvit_model_count; i++)
-        if (name && !strcmp(vlm_fastvit_models[i].info.name, name))
-            return &vlm_fastvit_models[i];
+    for (int i = 0; i < vlm_model_count(); i++)
+        if (name && !strcmp(def_at(i)->info.name, name))
+            return def_at(i);
     return NULL;
 }
 
@@ -98,65 +108,171 @@ struct vlm_plan {
     vlm_plan_facts facts;
     int64_t *times; /* owned: per-node times of the last profile */
     float *sink;    /* owned: where outputs go when the caller does not want them */
+    int input_ids;  /* llm input is token ids: validated before each run */
 };
 
 vlm_plan_params vlm_plan_default_params(void) {
-    return (vlm_plan_params){"fastvithd", 1024, 1024, VLM_F32, NULL, 0, 0};
-}
-
-static vlm_status check_size(const model_def *d, int h, int w, vlm_error *err) {
-    const int max_res = 16384;
-    if (h < d->info.min_res || w < d->info.min_res || h > max_res || w > max_res)
-        return vlm_error_set(err, VLM_ERR_INVALID,
-                             "%s cannot take a %dx%d input: each side must be between %d and %d "
-                             "pixels (it down-samples by %d)",
-                             d->info.name, h, w, d->info.min_res, max_res, d->info.stride);
-    return VLM_OK;
+    return (vlm_plan_params){.model = "fastvithd", .height = 1024, .width = 1024,
+                             .dtype = VLM_F32};
 }
 
 /* Builds the whole graph (dry when engine is NULL). */
+/* ---- checkpoints: one safetensors file, or an HF shard index ---------------------------- */
+
+typedef struct ckpt_set {
+    vlm_weights **shards;
+    int n;
+} ckpt_set;
+
+static void ckpt_close(ckpt_set *c) {
+    for (int i = 0; i < c->n; i++)
+        vlm_weights_close(c->shards[i]);
+    free(c->shards);
+    *c = (ckpt_set){0};
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/* Opens path: a .safetensors file, or a model.safetensors.index.json whose "weight_map" maps
+ * tensor names to shard files (relative to the index). Every shard is opened and validated, and
+ * every tensor the index names must be in the shard it names. */
+static vlm_status ckpt_open(const char *path, ckpt_set *c, vlm_error *err) {
+    *c = (ckpt_set){0};
+    if (!ends_with(path, ".json")) {
+        c->shards = calloc(1, sizeof *c->shards);
+        if (!c->shards)
+            return vlm_error_set(err, VLM_ERR_NOMEM, "out of memory");
+        vlm_status st = vlm_weights_open(path, &c->shards[0], err);
+        c->n = st == VLM_OK;
+        return st;
+    }
+    json_error_t je;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        return vlm_error_set(err, je.line < 0 ? VLM_ERR_IO : VLM_ERR_FORMAT,
+                             "%s: cannot read the shard index: %s (line %d)", path, je.text,
+                             je.line);
+    json_t *map = json_object_get(root, "weight_map");
+    vlm_status st = VLM_OK;
+    if (!json_is_object(map) || json_object_size(map) == 0) {
+        st = vlm_error_set(err, VLM_ERR_FORMAT,
+                           "%s: shard index has no \"weight_map\" object of tensor names to "
+                           "shard files",
+                           path);
+        goto out;
+    }
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        slash[1] = '\0';
+    else
+        dir[0] = '\0';
+    const char **names = calloc(json_object_size(map), sizeof *names);
+    c->shards = calloc(json_object_size(map), sizeof *c->shards);
+    if (!names || !c->shards) {
+        free(names);
+        st = vlm_error_set(err, VLM_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach(map, key, val) {
+        const char *file = json_string_value(val);
+        if (!file || strchr(file, '/')) {
+            st = vlm_error_set(err, VLM_ERR_FORMAT,
+                               "%s: weight_map entry '%s' must name a shard file in the same "
+                               "folder",
+                               path, key);
+            break;
+        }
+        int k = 0;
+        while (k < c->n && strcmp(names[k], file))
+            k++;
+        if (k == c->n) {
+            char full[8192];
+            snprintf(full, sizeof full, "%s%s", dir, file);
+            st = vlm_weights_open(full, &c->shards[c->n], err);
+            if (st != VLM_OK) {
+                char inner[sizeof err->msg];
+                snprintf(inner, sizeof inner, "%s", err->msg);
+                vlm_error_set(err, st, "%s: shard '%s' of the index: %s", path, file, inner);
+                break;
+            }
+            names[c->n++] = file;
+        }
+        if (!vlm_weights_find(c->shards[k], key)) {
+            st = vlm_error_set(err, VLM_ERR_FORMAT,
+                               "%s: the index puts tensor '%s' in shard '%s', which does not "
+                               "hold it",
+                               path, key, file);
+            break;
+        }
+    }
+    free(names);
+out:
+    json_decref(root);
+    if (st != VLM_OK)
+        ckpt_close(c);
+    return st;
+}
+
 static vlm_status build(const model_def *d, dnnl_engine_t engine, const vlm_plan_params *p,
-                        const vlm_weights *ckpt, vlm_plan *plan, vlm_error *err) {
+                        const ckpt_set *ckpt, vlm_plan *plan, vlm_error *err) {
     dnnl_data_type_t dt = p->dtype == VLM_BF16 ? dnnl_bf16 : dnnl_f32;
     vg_graph *g = vg_create(engine, dt);
     if (!g)
         return vlm_error_set(err, VLM_ERR_NOMEM, "out of memory creating a graph");
     plan->g = g;
-    mb b = {.g = g, .ckpt = ckpt, .seed = p->seed, .facts_only = engine == NULL, .prefix = ""};
+    mb b = {.g = g,
+            .shards = ckpt ? ckpt->shards : NULL,
+            .nshards = ckpt ? ckpt->n : 0,
+            .ckpt_path = p->weights,
+            .seed = p->seed,
+            .facts_only = engine == NULL,
+            .prefix = ""};
     if (ckpt) {
         vlm_status st = d->detect(&b, d->cfg, err);
         if (st != VLM_OK)
             return st;
     }
-    /* input: NCHW float32 from the caller, reordered once into NHWC of the plan's dtype */
-    int64_t dims[4] = {1, 3, p->height, p->width};
-    vg_tensor in = vg_new(g, 4, dims, dnnl_f32);
-    vg_tensor in_nchw = vg_view(g, in, 4, dims,
-                                (int64_t[]){3LL * p->height * p->width,
-                                            (int64_t)p->height * p->width, p->width, 1},
-                                0);
-    vg_mark_external(g, in);
-    vg_tensor x = vg_reorder(g, in_nchw, vg_new(g, 4, dims, 0));
-    mb_outputs o = d->build(&b, d->cfg, x, p->pooled);
+    mb_outputs o = d->build(&b, d->cfg, p);
     mb_tmp_reset(&b);
     free(b.tmp);
-    /* outputs: tokens [h*w, C] and pooled [embed] as float32 in the caller's buffers */
-    vg_set_stage(g, 0);
-    vg_tensor t2 = vg_view2d(g, o.tokens);
     vlm_plan_facts *f = &plan->facts;
     if (vg_status(g, err) != VLM_OK)
         return err->status;
-    const int64_t *td = vg_dims(g, o.tokens);
-    f->grid_h = (int)td[2];
-    f->grid_w = (int)td[3];
-    f->tokens = f->grid_h * f->grid_w;
-    f->feature_dim = (int)td[1];
-    f->macs = vg_total_macs(g); /* encoder (and head when pooled), before output copies */
+    /* outputs: [rows, cols] and pooled [embed] as float32 in the caller's buffers */
+    vg_set_stage(g, 0);
+    const int64_t *od = vg_dims(g, o.output);
+    vg_tensor out2 = o.output;
+    if (vg_ndims(g, o.output) == 4) { /* vision tokens [1, C, h, w] read as [h*w, C] */
+        f->grid_h = (int)od[2];
+        f->grid_w = (int)od[3];
+        f->tokens = f->out_rows = f->grid_h * f->grid_w;
+        f->feature_dim = (int)od[1];
+        out2 = vg_view2d(g, o.output);
+    } else {
+        f->out_rows = (int)od[0];
+        f->feature_dim = (int)od[1];
+        f->tokens = f->grid_h = p->tokens;
+        f->grid_w = 1;
+    }
+    const int64_t *id = vg_dims(g, o.input);
+    f->input_count = 1;
+    for (int i = 0; i < vg_ndims(g, o.input); i++)
+        f->input_count *= id[i];
+    f->macs = vg_total_macs(g) + b.macs_unbuilt; /* before the output copies; llm: all layers */
     f->params = b.params;
     f->params_no_head = b.params - b.params_head;
-    plan->tokens_out = vg_new(g, 2, (int64_t[]){f->tokens, f->feature_dim}, dnnl_f32);
+    f->layers_total = b.layers_total;
+    f->layers_built = b.layers_built;
+    plan->tokens_out = vg_new(g, 2, (int64_t[]){f->out_rows, f->feature_dim}, dnnl_f32);
     vg_mark_external(g, plan->tokens_out);
-    vg_reorder(g, t2, plan->tokens_out);
+    vg_reorder(g, out2, plan->tokens_out);
     plan->pooled_out = VG_NONE;
     if (o.pooled != VG_NONE) {
         f->embed_dim = (int)vg_dims(g, o.pooled)[1];
@@ -164,31 +280,35 @@ static vlm_status build(const model_def *d, dnnl_engine_t engine, const vlm_plan
         vg_mark_external(g, plan->pooled_out);
         vg_reorder(g, o.pooled, plan->pooled_out);
     }
-    plan->input = in;
+    plan->input = o.input;
+    plan->input_ids = p->input_ids;
     return vg_status(g, err);
 }
 
-vlm_status vlm_model_facts(const char *model, int height, int width, vlm_plan_facts *out,
+/* The params with defaults filled in (sequence length). */
+static vlm_plan_params normalised(const model_def *d, const vlm_plan_params *p) {
+    vlm_plan_params q = *p;
+    if (q.tokens <= 0 && strcmp(d->info.kind, "vision"))
+        q.tokens = d->info.default_res;
+    return q;
+}
+
+static vlm_status facts_of(const model_def *d, const vlm_plan_params *p, vlm_plan_facts *out,
                            vlm_error *err) {
     memset(out, 0, sizeof *out);
-    const model_def *d = find_def(model);
-    if (!d)
-        return vlm_error_set(err, VLM_ERR_INVALID, "unknown model '%s' (see `vlmbench models`)",
-                             model ? model : "");
-    vlm_status st = check_size(d, height, width, err);
+    vlm_status st = d->check(d, p, err);
     if (st != VLM_OK)
         return st;
     vlm_plan plan = {0};
-    vlm_plan_params p = vlm_plan_default_params();
-    p.model = model;
-    p.height = height;
-    p.width = width;
-    p.pooled = 1; /* count the head's parameters; MACs below exclude it */
-    st = build(d, NULL, &p, NULL, &plan, err);
+    vlm_plan_params q = *p;
+    bool vision = !strcmp(d->info.kind, "vision");
+    if (vision)
+        q.pooled = 1; /* count the head's parameters; MACs below exclude it */
+    st = build(d, NULL, &q, NULL, &plan, err);
     if (st == VLM_OK) {
         *out = plan.facts;
-        /* the encoder's MACs: without the CLIP head's projection */
-        out->macs -= (int64_t)out->feature_dim * out->embed_dim;
+        if (vision) /* the encoder's MACs: without the CLIP head's projection */
+            out->macs -= (int64_t)out->feature_dim * out->embed_dim;
         out->nodes = vg_node_count(plan.g);
         vlm_error e2 = {0};
         if (vg_finalize(plan.g, &e2) == VLM_OK)
@@ -198,21 +318,45 @@ vlm_status vlm_model_facts(const char *model, int height, int width, vlm_plan_fa
     return st;
 }
 
+vlm_status vlm_model_facts(const char *model, int height, int width, vlm_plan_facts *out,
+                           vlm_error *err) {
+    memset(out, 0, sizeof *out);
+    const model_def *d = find_def(model);
+    if (!d)
+        return vlm_error_set(err, VLM_ERR_INVALID, "unknown model '%s' (see `vlmbench models`)",
+                             model ? model : "");
+    vlm_plan_params p = vlm_plan_default_params();
+    p.model = model;
+    p.height = height;
+    p.width = width;
+    p = normalised(d, &p);
+    return facts_of(d, &p, out, err);
+}
+
+vlm_status vlm_plan_facts_of(const vlm_plan_params *params, vlm_plan_facts *out, vlm_error *err) {
+    memset(out, 0, sizeof *out);
+    const model_def *d = find_def(params->model);
+    if (!d)
+        return vlm_error_set(err, VLM_ERR_INVALID, "unknown model '%s' (see `vlmbench models`)",
+                             params->model ? params->model : "");
+    vlm_plan_params p = normalised(d, params);
+    return facts_of(d, &p, out, err);
+}
+
 static size_t available_bytes(void) {
     long pages = sysconf(_SC_AVPHYS_PAGES), size = sysconf(_SC_PAGESIZE);
     return pages > 0 && size > 0 ? (size_t)pages * (size_t)size : (size_t)-1;
 }
 
-vlm_status vlm_plan_create(vlm_ctx *ctx, const vlm_plan_params *p, vlm_plan **out,
+vlm_status vlm_plan_create(vlm_ctx *ctx, const vlm_plan_params *params, vlm_plan **out,
                            vlm_error *err) {
     *out = NULL;
-    const model_def *d = find_def(p->model);
+    const model_def *d = find_def(params->model);
     if (!d)
         return vlm_error_set(err, VLM_ERR_INVALID, "unknown model '%s' (see `vlmbench models`)",
-                             p->model ? p->model : "");
-    vlm_status st = check_size(d, p->height, p->width, err);
-    if (st != VLM_OK)
-        return st;
+                             params->model ? params->model : "");
+    vlm_plan_params pn = normalised(d, params);
+    const vlm_plan_params *p = &pn;
     if (p->dtype == VLM_BF16 && !vlm_cpu_has_bf16()) {
         vlm_backend_info bi;
         vlm_backend_info_get(&bi);
@@ -221,37 +365,54 @@ vlm_status vlm_plan_create(vlm_ctx *ctx, const vlm_plan_params *p, vlm_plan **ou
                              "%s on this one: use f32",
                              bi.isa);
     }
-    /* Refuse before allocating when the activations alone cannot fit. */
+    /* Refuse before allocating when the plan cannot fit: packed weights in the plan's dtype,
+     * activations, and the float32 embedding table an id-input LLM keeps for lookups. */
     vlm_plan_facts facts;
-    st = vlm_model_facts(p->model, p->height, p->width, &facts, err);
+    vlm_status st = facts_of(d, p, &facts, err);
     if (st != VLM_OK)
         return st;
     size_t elem = p->dtype == VLM_BF16 ? 2 : 4;
-    size_t need = facts.activation_bytes / 4 * elem + (size_t)facts.params * elem * 2;
-    size_t avail = available_bytes();
-    if (need > avail)
+    double built = facts.layers_total ? (double)facts.layers_built / facts.layers_total : 1.0;
+    size_t act = facts.activation_bytes / 4 * elem;
+    size_t weights = (size_t)((double)facts.params * built * (double)elem);
+    size_t table = p->input_ids ? (size_t)d->info.feature_dim * (size_t)d->info.embed_dim * 4 : 0;
+    size_t need = act + weights + table, avail = available_bytes();
+    if (need > avail) {
+        char where[64] = "";
+        if (strcmp(d->info.kind, "vision"))
+            snprintf(where, sizeof where, " with %d tokens", p->tokens);
+        else
+            snprintf(where, sizeof where, " at %dx%d", p->height, p->width);
         return vlm_error_set(err, VLM_ERR_NOMEM,
-                             "%s at %dx%d needs about %.1f GiB (activations %.1f GiB + weights) "
-                             "but %.1f GiB is available: use a smaller resolution or bf16",
-                             p->model, p->height, p->width, need / 1073741824.0,
-                             facts.activation_bytes / 4 * elem / 1073741824.0,
-                             avail / 1073741824.0);
+                             "%s%s in %s needs about %.1f GiB (weights %.1f GiB + activations "
+                             "%.1f GiB%s) but %.1f GiB is available: %s",
+                             p->model, where, vlm_dtype_name(p->dtype), need / 1073741824.0,
+                             weights / 1073741824.0, act / 1073741824.0,
+                             table ? " + embedding table" : "", avail / 1073741824.0,
+                             p->dtype == VLM_F32 && vlm_cpu_has_bf16()
+                                 ? "use --dtype bf16 (half the bytes), or time a few layers "
+                                   "(--layers) and scale"
+                             : strcmp(d->info.kind, "llm")
+                                 ? "use a smaller input"
+                                 : "time a few layers (--layers) and scale, or use bf16 on a "
+                                   "CPU with avx512_bf16");
+    }
 
-    vlm_weights *ckpt = NULL;
+    ckpt_set ckpt = {0};
     if (p->weights) {
-        st = vlm_weights_open(p->weights, &ckpt, err);
+        st = ckpt_open(p->weights, &ckpt, err);
         if (st != VLM_OK)
             return st;
     }
     vlm_plan *plan = calloc(1, sizeof *plan);
     if (!plan) {
-        vlm_weights_close(ckpt);
+        ckpt_close(&ckpt);
         return vlm_error_set(err, VLM_ERR_NOMEM, "out of memory");
     }
     plan->ctx = ctx;
     plan->def = d;
-    st = build(d, ctx->engine, p, ckpt, plan, err);
-    vlm_weights_close(ckpt); /* every weight is packed into primitives' memory by now */
+    st = build(d, ctx->engine, p, p->weights ? &ckpt : NULL, plan, err);
+    ckpt_close(&ckpt); /* every weight is packed into primitives' memory by now */
     if (st == VLM_OK)
         st = vg_finalize(plan->g, err);
     if (st != VLM_OK) {
@@ -264,7 +425,7 @@ vlm_status vlm_plan_create(vlm_ctx *ctx, const vlm_plan_params *p, vlm_plan **ou
     plan->facts.scratch_bytes = vg_scratch_bytes(plan->g);
     plan->facts.nodes = vg_node_count(plan->g);
     plan->times = calloc((size_t)plan->facts.nodes, sizeof *plan->times);
-    plan->sink = malloc(((size_t)plan->facts.tokens * (size_t)plan->facts.feature_dim +
+    plan->sink = malloc(((size_t)plan->facts.out_rows * (size_t)plan->facts.feature_dim +
                          (size_t)plan->facts.embed_dim) *
                         sizeof *plan->sink);
     if (!plan->times || !plan->sink) {
@@ -293,6 +454,14 @@ static vlm_status run(vlm_plan *plan, const float *input, float *tokens, float *
     if (pooled && plan->pooled_out == VG_NONE)
         return vlm_error_set(err, VLM_ERR_INVALID,
                              "the pooled embedding was not planned (set params.pooled)");
+    if (plan->input_ids) { /* token ids as floats: integers inside the vocabulary */
+        int64_t vocab = plan->def->info.feature_dim;
+        for (int64_t i = 0; i < plan->facts.input_count; i++)
+            if (!(input[i] >= 0 && input[i] < (float)vocab && input[i] == (float)(int64_t)input[i]))
+                return vlm_error_set(err, VLM_ERR_INVALID,
+                                     "token id %g at position %lld is not in [0, %lld)",
+                                     (double)input[i], (long long)i, (long long)vocab);
+    }
     vg_bind(plan->g, plan->input, (void *)input);
     /* outputs are always written; callers that do not want them get the plan's sink */
     float *sink = plan->sink;
@@ -300,7 +469,7 @@ static vlm_status run(vlm_plan *plan, const float *input, float *tokens, float *
     if (plan->pooled_out != VG_NONE)
         vg_bind(plan->g, plan->pooled_out,
                 pooled ? pooled
-                       : sink + (size_t)plan->facts.tokens * (size_t)plan->facts.feature_dim);
+                       : sink + (size_t)plan->facts.out_rows * (size_t)plan->facts.feature_dim);
     return vg_run(plan->g, plan->ctx->stream, times, err);
 }
 

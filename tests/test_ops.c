@@ -89,13 +89,14 @@ static float act_ref(float x, vg_act act) {
     case VG_ACT_GELU: return ref_gelu(x);
     case VG_ACT_RELU: return x > 0.f ? x : 0.f;
     case VG_ACT_SIGMOID: return ref_sigmoid(x);
+    case VG_ACT_SILU: return x * ref_sigmoid(x);
     case VG_ACT_NONE: break;
     }
     return x;
 }
 
 static const char *act_name(vg_act act) {
-    static const char *names[] = {"none", "gelu", "relu", "sigmoid"};
+    static const char *names[] = {"none", "gelu", "relu", "sigmoid", "silu"};
     return names[act];
 }
 
@@ -271,7 +272,7 @@ Test(ops, grouped_conv_several_channels_per_group) {
 }
 
 Test(ops, conv_activation_post_ops) {
-    const vg_act acts[] = {VG_ACT_GELU, VG_ACT_RELU, VG_ACT_SIGMOID};
+    const vg_act acts[] = {VG_ACT_GELU, VG_ACT_RELU, VG_ACT_SIGMOID, VG_ACT_SILU};
     for (int i = 0; i < 3; i++) {
         check_conv((conv_case){5, 7, 9, 6, 3, 1, 1, 1, true, acts[i], false, VG_KIND_CONV},
                    30 + (uint64_t)i);

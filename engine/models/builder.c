@@ -21,9 +21,23 @@ static bool map_name(const mb *b, const char *logical, char *out, size_t size) {
     return true;
 }
 
+bool mb_has_ckpt(const mb *b) { return b->nshards > 0; }
+
+const vlm_tensor_view *mb_find(const mb *b, const char *name, const vlm_weights **shard) {
+    for (int i = 0; i < b->nshards; i++) {
+        const vlm_tensor_view *t = vlm_weights_find(b->shards[i], name);
+        if (t) {
+            if (shard)
+                *shard = b->shards[i];
+            return t;
+        }
+    }
+    return NULL;
+}
+
 bool mb_has(mb *b, const char *logical) {
     char name[512];
-    return b->ckpt && map_name(b, logical, name, sizeof name) && vlm_weights_find(b->ckpt, name);
+    return b->nshards && map_name(b, logical, name, sizeof name) && mb_find(b, name, NULL);
 }
 
 float *mb_alloc(mb *b, int64_t n) {
@@ -117,24 +131,25 @@ static float *get_any(mb *b, const char *logical, mb_init init, bool count_param
     float *dst = mb_alloc(b, count);
     if (!dst)
         return NULL;
-    if (!b->ckpt) {
+    if (!b->nshards) {
         synthesise(dst, count, ndims[0], shapes[0], init, b->seed, logical);
         return dst;
     }
     char name[512], want[160], got[160];
     map_name(b, logical, name, sizeof name);
-    const vlm_tensor_view *t = vlm_weights_find(b->ckpt, name);
+    const vlm_weights *shard = NULL;
+    const vlm_tensor_view *t = mb_find(b, name, &shard);
     shape_str(want, sizeof want, ndims[0], shapes[0]);
     if (!t) {
         vg_fail(b->g, VLM_ERR_FORMAT, "%s: missing tensor '%s' (expected shape %s)",
-                vlm_weights_path(b->ckpt), name, want);
+                b->ckpt_path, name, want);
         return NULL;
     }
     for (int k = 0; k < nshapes; k++) {
         if (t->ndim != ndims[k] || memcmp(t->shape, shapes[k], (size_t)ndims[k] * sizeof(int64_t)))
             continue;
         vlm_error err = {0};
-        if (vlm_weights_read_f32(b->ckpt, name, ndims[k], shapes[k], dst, &err) != VLM_OK) {
+        if (vlm_weights_read_f32(shard, name, ndims[k], shapes[k], dst, &err) != VLM_OK) {
             vg_fail(b->g, err.status, "%s", err.msg);
             return NULL;
         }
@@ -142,7 +157,7 @@ static float *get_any(mb *b, const char *logical, mb_init init, bool count_param
     }
     shape_str(got, sizeof got, t->ndim, t->shape);
     vg_fail(b->g, VLM_ERR_FORMAT, "%s: tensor '%s' has shape %s but the model expects %s",
-            vlm_weights_path(b->ckpt), name, got, want);
+            vlm_weights_path(shard), name, got, want);
     return NULL;
 }
 
@@ -181,4 +196,14 @@ void mb_add_centered(float *dst, int64_t K, const float *src, int64_t k, int64_t
 void mb_add_identity(float *dst, int64_t K, int64_t cout, int64_t cin_g, float value) {
     for (int64_t o = 0; o < cout; o++)
         dst[((o * cin_g + o % cin_g) * K + K / 2) * K + K / 2] += value;
+}
+
+vg_tensor mb_image_input(mb *b, int64_t h, int64_t w, vg_tensor *external) {
+    vg_graph *g = b->g;
+    int64_t dims[4] = {1, 3, h, w};
+    vg_tensor in = vg_new(g, 4, dims, dnnl_f32);
+    vg_tensor nchw = vg_view(g, in, 4, dims, (int64_t[]){3 * h * w, h * w, w, 1}, 0);
+    vg_mark_external(g, in);
+    *external = in;
+    return vg_reorder(g, nchw, vg_new(g, 4, dims, 0));
 }

@@ -110,7 +110,7 @@ static vlm_status fv_detect(mb *b, const void *cfg, vlm_error *err) {
     for (size_t p = 0; p < sizeof timm_prefixes / sizeof *timm_prefixes; p++)
         for (size_t q = 0; q < 2; q++) {
             snprintf(name, sizeof name, "%s%s", timm_prefixes[p], probes[q]);
-            if (vlm_weights_find(b->ckpt, name)) {
+            if (mb_find(b, name, NULL)) {
                 b->prefix = timm_prefixes[p];
                 b->map = NULL;
                 return VLM_OK;
@@ -118,7 +118,7 @@ static vlm_status fv_detect(mb *b, const void *cfg, vlm_error *err) {
         }
     for (size_t p = 0; p < sizeof apple_prefixes / sizeof *apple_prefixes; p++) {
         snprintf(name, sizeof name, "%spatch_embed.0.reparam_conv.weight", apple_prefixes[p]);
-        if (vlm_weights_find(b->ckpt, name)) {
+        if (mb_find(b, name, NULL)) {
             b->prefix = apple_prefixes[p];
             b->map = apple_map;
             b->map_ctx = cfg;
@@ -130,7 +130,7 @@ static vlm_status fv_detect(mb *b, const void *cfg, vlm_error *err) {
                          "(e.g. 'stem.0.reparam_conv.weight', optionally under 'visual.trunk.') "
                          "or FastVLM names ('model.vision_tower.vision_tower.model.patch_embed."
                          "0.reparam_conv.weight')",
-                         vlm_weights_path(b->ckpt));
+                         b->ckpt_path);
 }
 
 /* ---- module weights (inference form, or folded from training form) ---------------------- */
@@ -216,7 +216,7 @@ static convw reparam_conv(mb *b, const char *path, int64_t cin, int64_t cout, in
     int64_t cg = cin / groups;
     int64_t ws[4] = {cout, cg, k, k}, bs[1] = {cout};
     convw r = {NULL, NULL};
-    if (!b->ckpt || mb_has(b, NAME("%s.reparam_conv.weight", path))) {
+    if (!mb_has_ckpt(b) || mb_has(b, NAME("%s.reparam_conv.weight", path))) {
         r.w = mb_get(b, NAME("%s.reparam_conv.weight", path), init, true, 4, ws);
         r.b = mb_get(b, NAME("%s.reparam_conv.bias", path), MB_INIT_BIAS, true, 1, bs);
         return r;
@@ -277,7 +277,7 @@ static convw reparam_conv(mb *b, const char *path, int64_t cin, int64_t cout, in
         vg_fail(b->g, VLM_ERR_FORMAT,
                 "%s: missing tensor '%s%s.reparam_conv.weight' (expected shape [%lld, %lld, %lld, "
                 "%lld]) and no training-form branches for it",
-                vlm_weights_path(b->ckpt), b->prefix, path, (long long)cout, (long long)cg,
+                b->ckpt_path, b->prefix, path, (long long)cout, (long long)cg,
                 (long long)k, (long long)k);
     return r;
 }
@@ -421,11 +421,13 @@ static vg_tensor attention_block(mb *b, const fv_cfg *c, const char *blk, vg_ten
 
 /* ---- the network ------------------------------------------------------------------------ */
 
-static mb_outputs fv_build(mb *b, const void *cfgp, vg_tensor x, bool pooled) {
+static mb_outputs fv_build(mb *b, const void *cfgp, const vlm_plan_params *p) {
     const fv_cfg *c = cfgp;
     vg_graph *g = b->g;
     char nm[512], blk[256];
     int64_t c0 = c->width[0];
+    mb_outputs out = {VG_NONE, VG_NONE, VG_NONE};
+    vg_tensor x = mb_image_input(b, p->height, p->width, &out.input);
     /* stem (spec 0.4): 3x3 s2, dw 3x3 s2, 1x1; each GELU */
     vg_set_stage(g, 0);
     x = conv(b, x, reparam_conv(b, "stem.0", 3, c0, 3, 1, MB_INIT_FANIN, 'm'), c0, 3, 2, 1,
@@ -469,8 +471,8 @@ static mb_outputs fv_build(mb *b, const void *cfgp, vg_tensor x, bool pooled) {
     x = conv(b, x, fw, cf, 3, 1, cl, VG_ACT_NONE);
     x = squeeze_excite(b, "final_conv", x, cf, cf / 16, VG_ACT_GELU);
     mb_tmp_reset(b);
-    mb_outputs out = {x, VG_NONE};
-    if (!pooled)
+    out.output = x;
+    if (!p->pooled)
         return out;
     /* CLIP head (spec 0.11): mean over H, W, then @ P [2C, embed], no bias */
     int64_t e = c->embed_dim;
@@ -510,18 +512,30 @@ static const char *fv_stage_name(const void *cfgp, int stage) {
                      "module.visual.trunk., model.vision_tower.timm_model.) or FastVLM/LLaVA "  \
                      "(model.vision_tower.vision_tower.model.*, inference form)"
 
+static vlm_status fv_check(const model_def *d, const vlm_plan_params *p, vlm_error *err) {
+    const int max_res = 16384;
+    if (p->height < d->info.min_res || p->width < d->info.min_res || p->height > max_res ||
+        p->width > max_res)
+        return vlm_error_set(err, VLM_ERR_INVALID,
+                             "%s cannot take a %dx%d input: each side must be between %d and %d "
+                             "pixels (it down-samples by %d)",
+                             d->info.name, p->height, p->width, d->info.min_res, max_res,
+                             d->info.stride);
+    return VLM_OK;
+}
+
 const model_def vlm_fastvit_models[] = {
-    {{"fastvithd", "FastViTHD (MobileCLIP-L / MCi3), FastVLM's vision encoder", "fastvit", 1024,
+    {{"fastvithd", "vision", "FastViTHD (MobileCLIP-L / MCi3), FastVLM's vision encoder", "fastvit", 1024,
       64, 64, "ceil(H/64) x ceil(W/64)", FASTVIT_CKPT, 3072, 768},
-     &FASTVITHD, fv_detect, fv_build, fv_stage_name},
-    {{"mci0", "MobileCLIP-S0 image encoder (MCi0)", "fastvit", 256, 32, 32,
+     &FASTVITHD, fv_detect, fv_check, fv_build, fv_stage_name},
+    {{"mci0", "vision", "MobileCLIP-S0 image encoder (MCi0)", "fastvit", 256, 32, 32,
       "ceil(H/32) x ceil(W/32)", FASTVIT_CKPT, 1024, 512},
-     &MCI0, fv_detect, fv_build, fv_stage_name},
-    {{"mci1", "MobileCLIP-S1 image encoder (MCi1)", "fastvit", 256, 32, 32,
+     &MCI0, fv_detect, fv_check, fv_build, fv_stage_name},
+    {{"mci1", "vision", "MobileCLIP-S1 image encoder (MCi1)", "fastvit", 256, 32, 32,
       "ceil(H/32) x ceil(W/32)", FASTVIT_CKPT, 1024, 512},
-     &MCI1, fv_detect, fv_build, fv_stage_name},
-    {{"mci2", "MobileCLIP-S2 image encoder (MCi2)", "fastvit", 256, 32, 32,
+     &MCI1, fv_detect, fv_check, fv_build, fv_stage_name},
+    {{"mci2", "vision", "MobileCLIP-S2 image encoder (MCi2)", "fastvit", 256, 32, 32,
       "ceil(H/32) x ceil(W/32)", FASTVIT_CKPT, 1280, 512},
-     &MCI2, fv_detect, fv_build, fv_stage_name},
+     &MCI2, fv_detect, fv_check, fv_build, fv_stage_name},
 };
 const int vlm_fastvit_model_count = sizeof vlm_fastvit_models / sizeof vlm_fastvit_models[0];

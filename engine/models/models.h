@@ -35,7 +35,9 @@ typedef bool (*mb_name_map)(const mb *b, const char *logical, char *out, size_t 
 
 struct mb {
     vg_graph *g;              /* borrowed */
-    const vlm_weights *ckpt;  /* borrowed; NULL = synthetic */
+    vlm_weights *const *shards; /* borrowed checkpoint files; nshards == 0 = synthetic */
+    int nshards;
+    const char *ckpt_path;    /* borrowed: the file the user named (a shard index or one file) */
     uint64_t seed;
     bool facts_only;
     const char *prefix;       /* detected checkpoint prefix */
@@ -44,10 +46,16 @@ struct mb {
     int64_t params;           /* parameters seen (inference form), head included */
     int64_t params_head;
     bool in_head;             /* count into params_head too */
+    int layers_total, layers_built; /* llm: decoder layers of the model / built */
+    int64_t macs_unbuilt;     /* llm: MACs of the layers not built (layer sampling) */
     float **tmp;
     int ntmp, captmp;
 };
 
+/* True when weights come from a checkpoint (not synthetic). */
+bool mb_has_ckpt(const mb *b);
+/* The tensor called exactly name in any shard (and the shard), or NULL. */
+const vlm_tensor_view *mb_find(const mb *b, const char *name, const vlm_weights **shard);
 /* True when the checkpoint holds the logical tensor (always false for synthetic weights). */
 bool mb_has(mb *b, const char *logical);
 
@@ -83,7 +91,8 @@ void mb_add_identity(float *dst, int64_t K, int64_t cout, int64_t cin_g, float v
 /* ---- model registry ---- */
 
 typedef struct mb_outputs {
-    vg_tensor tokens; /* [1, C, h, w] */
+    vg_tensor input;  /* the external input the caller binds (float32) */
+    vg_tensor output; /* [1, C, h, w] (read as [h*w, C]) or 2-D [rows, cols] */
     vg_tensor pooled; /* [1, embed] or VG_NONE */
 } mb_outputs;
 
@@ -93,12 +102,20 @@ typedef struct model_def {
     /* Prepares b for the checkpoint (prefix, naming scheme); VLM_ERR_FORMAT when the file holds
      * no tensor of this model. Called only with a checkpoint. */
     vlm_status (*detect)(mb *b, const void *cfg, vlm_error *err);
-    /* Builds the network on input [1,3,H,W] (graph dtype, NHWC). */
-    mb_outputs (*build)(mb *b, const void *cfg, vg_tensor input, bool pooled);
+    /* Checks the plan's sizes (resolution, tokens) before anything is built. */
+    vlm_status (*check)(const struct model_def *d, const vlm_plan_params *p, vlm_error *err);
+    /* Builds the network, creating its external float32 input. */
+    mb_outputs (*build)(mb *b, const void *cfg, const vlm_plan_params *p);
     const char *(*stage_name)(const void *cfg, int stage);
 } model_def;
 
+/* An NCHW float32 image input [1, 3, h, w] (external), reordered into NHWC of the graph's
+ * dtype; returns the NHWC tensor and sets *external. */
+vg_tensor mb_image_input(mb *b, int64_t h, int64_t w, vg_tensor *external);
+
 extern const model_def vlm_fastvit_models[];
 extern const int vlm_fastvit_model_count;
+extern const model_def vlm_llm_models[];
+extern const int vlm_llm_model_count;
 
 #endif /* VLM_ENGINE_MODELS_H */

@@ -22,6 +22,19 @@ Outputs:
   --pooled   CLIP embedding (mean over h,w then @ proj), float32 [embed]
 The expected outputs are computed (float64 by default) from exactly the weight values that
 are stored in the checkpoint (i.e. after rounding them to the storage dtype).
+
+Naming schemes (--scheme):
+  timm        timm `fastvit_mci*` names: stem.{0,1,2}, stages.{i}.downsample.proj.{0,1},
+              stages.{i}.pos_emb, stages.{i}.blocks.{j}, final_conv, head.fc (= proj^T, bias 0);
+              train form: conv_kxk.0.{conv,bn} / conv_scale / identity / large_conv /
+              small_conv / pos_enc / token_mixer.{norm,mixer} / *.layer_scale*.gamma [d,1,1]
+  fastvlm     Apple names, prefix `model.vision_tower.vision_tower.model.`: patch_embed.{0,1,2},
+              flat network.{k} (fastvithd k=0..10, mci k=0..7), conv_exp (se.reduce/expand),
+              head.proj [2C, embed]; inference: reparam_conv / lkb_reparam; train: rbr_conv /
+              rbr_scale / rbr_skip / lkb_origin / small_conv / pe; layer_scale* [d,1,1]
+  mobileclip  the same Apple names with the MobileCLIP .pt prefix `image_encoder.model.`
+Both name sets (both forms) were checked by loading the written files with strict name/shape
+matching into the real timm FastVit / Apple FastViT classes and comparing their outputs.
 """
 
 import argparse
@@ -878,7 +891,6 @@ def print_params(models):
 
 def run(args):
     torch.set_num_threads(args.threads)
-    cfg = CONFIGS[args.model]
     cdt = torch.float64 if args.compute == "f64" else torch.float32
     t0 = time.time()
 
@@ -900,7 +912,6 @@ def run(args):
         timings["train_fwd"] = time.time() - t
 
         folded = copy.deepcopy(model).reparameterize()
-        check_needed = not args.skip_check or args.form == "inference"
         f_exp, p_exp = f_train, p_train
         rel_f = rel_p = None
         if args.form == "inference":
