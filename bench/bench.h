@@ -54,11 +54,18 @@ void vlm_version_string(char *buf, size_t size);
 typedef struct vlm_stats {
     int n;
     double median, p10, p90, mad, min, max, mean;
+    double ci_lo, ci_hi; /* bootstrap 95% confidence interval of the median */
+    bool noisy;          /* the interval is wider than VLM_NOISY_CI of the median */
 } vlm_stats;
+
+/* A run is noisy when its 95% CI of the median is wider than this fraction of the median. */
+#define VLM_NOISY_CI 0.05
 
 /* Order statistics of n samples (copied, not modified). Percentiles interpolate linearly
  * between order statistics (NumPy's default); MAD is the median absolute deviation from the
- * median, unscaled. n = 0 gives all zeros. */
+ * median, unscaled. The CI is a percentile bootstrap of the median: 2000 resamples drawn with
+ * a fixed-seed generator (so the same samples always give the same interval), the 2.5th and
+ * 97.5th percentiles of the resampled medians. n = 0 gives all zeros; n = 1 a zero-width CI. */
 void vlm_stats_compute(const double *samples, int n, vlm_stats *out);
 
 typedef struct vlm_runner_params {
@@ -80,6 +87,40 @@ vlm_status vlm_runner_run(const vlm_runner_params *p, vlm_status (*fn)(void *arg
 
 /* Monotonic time in seconds. */
 double vlm_now_s(void);
+
+/* ---- measuring a plan ------------------------------------------------------------------- */
+
+typedef struct vlm_measurement {
+    vlm_plan_facts facts;  /* of the whole model (also when layer-sampled) */
+    double build_ms;       /* plan creation (all plans when sampled) */
+    double *samples_ms;    /* owned: every timed sample (estimated ones when sampled) */
+    int n;
+    vlm_stats stats;
+    bool estimated;        /* layer-sampled: samples are extrapolated to all layers */
+    int sampled_layers;    /* K of a 1-layer and a K-layer plan, when estimated */
+    double per_layer_ms;   /* median time of one decoder layer, when estimated */
+} vlm_measurement;
+
+/* A seeded input for a plan: an image in [0, 1), features / embeddings in [-1, 1), or token
+ * ids in [0, vocab). malloc'd (facts->input_count floats); NULL when out of memory. */
+float *vlm_bench_input(const vlm_plan_params *p, const vlm_plan_facts *facts);
+
+/* Builds the plan for p and times it with the runner. LLMs with p->layers = K (2 <= K < L)
+ * are layer-sampled: a 1-layer and a K-layer plan are built and timed one after the other,
+ * and each K-layer sample t_K becomes t_1 + (L - 1) (t_K - t_1) / (K - 1), with t_1 the
+ * 1-layer median. keep (may be NULL): receives the plan (not when sampled) for profiling;
+ * the caller destroys it. */
+vlm_status vlm_measure(vlm_ctx *ctx, const vlm_plan_params *p, const vlm_runner_params *rp,
+                       vlm_measurement *out, vlm_plan **keep, vlm_error *err);
+void vlm_measurement_free(vlm_measurement *m);
+
+/* Times FastVLM-style preprocessing of one image: a seeded synthetic photo of image_w x
+ * image_h pixels is JPEG-encoded once (untimed); each timed run decodes it, pads it to a
+ * square (LLaVA expand2square, black), resizes to res x res (PIL bicubic) and converts to a
+ * normalised NCHW float tensor. out->facts is zero; only the samples and stats are set. */
+vlm_status vlm_measure_preprocess(int res, int image_w, int image_h,
+                                  const vlm_runner_params *rp, vlm_measurement *out,
+                                  vlm_error *err);
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,5 @@
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -47,6 +48,26 @@ void vlm_stats_compute(const double *samples, int n, vlm_stats *out) {
     out->mean = sum / n;
     qsort(s, (size_t)n, sizeof *s, cmp_double);
     out->mad = quantile(s, n, 0.5);
+    /* percentile bootstrap of the median, fixed seed (xorshift64*) */
+    enum { RESAMPLES = 2000 };
+    double *meds = malloc(RESAMPLES * sizeof *meds), *r = s; /* reuse s for resamples */
+    out->ci_lo = out->ci_hi = out->median;
+    if (meds && n > 1) {
+        uint64_t x = 0x853c49e6748fea9bull;
+        for (int b = 0; b < RESAMPLES; b++) {
+            for (int i = 0; i < n; i++) {
+                x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+                r[i] = samples[(x * 0x2545f4914f6cdd1dull >> 33) % (uint64_t)n];
+            }
+            qsort(r, (size_t)n, sizeof *r, cmp_double);
+            meds[b] = quantile(r, n, 0.5);
+        }
+        qsort(meds, RESAMPLES, sizeof *meds, cmp_double);
+        out->ci_lo = quantile(meds, RESAMPLES, 0.025);
+        out->ci_hi = quantile(meds, RESAMPLES, 0.975);
+    }
+    out->noisy = out->median > 0 && (out->ci_hi - out->ci_lo) > VLM_NOISY_CI * out->median;
+    free(meds);
     free(s);
 }
 

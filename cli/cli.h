@@ -50,6 +50,8 @@ int vlm_cmd_env(int argc, char **argv);
 int vlm_cmd_models(int argc, char **argv);
 int vlm_cmd_bench(int argc, char **argv);
 int vlm_cmd_infer(int argc, char **argv);
+int vlm_cmd_sweep(int argc, char **argv);
+int vlm_cmd_results(int argc, char **argv);
 int vlm_cmd_not_built(int argc, char **argv);
 
 extern const vlm_cli_command vlm_cli_commands[];

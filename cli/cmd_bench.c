@@ -7,16 +7,6 @@
 #include "bench/bench.h"
 #include "cli/cli.h"
 
-typedef struct bench_run {
-    vlm_plan *plan;
-    const float *input;
-} bench_run;
-
-static vlm_status run_once(void *arg, vlm_error *err) {
-    bench_run *r = arg;
-    return vlm_plan_run(r->plan, r->input, NULL, NULL, err);
-}
-
 typedef struct agg {
     const char *name;
     double ms;
@@ -117,6 +107,111 @@ int vlm_cli_parse_res(const char *cmd, const char *text, int *h, int *w) {
     return -1;
 }
 
+static json_t *stats_json(const vlm_measurement *m) {
+    json_t *samp = json_array();
+    for (int i = 0; i < m->n; i++)
+        json_array_append_new(samp, json_real(m->samples_ms[i]));
+    const vlm_stats *st = &m->stats;
+    return json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:b, s:i, s:b, s:o}", "median",
+                     st->median, "p10", st->p10, "p90", st->p90, "mad", st->mad, "ci_lo",
+                     st->ci_lo, "ci_hi", st->ci_hi, "min", st->min, "max", st->max, "noisy",
+                     st->noisy, "n", st->n, "estimated", m->estimated, "samples", samp);
+}
+
+static const char *latency_key(const char *kind) {
+    return !strcmp(kind, "llm") ? "prefill_ms"
+           : !strcmp(kind, "projector") ? "projector_ms"
+                                         : "vision_ms";
+}
+
+static void print_part(const char *name, const vlm_measurement *m, double total) {
+    printf("  %-13s %10.2f ms %6.1f%%  (95%% CI %.2f-%.2f, n=%d)%s%s\n", name, m->stats.median,
+           100 * m->stats.median / total, m->stats.ci_lo, m->stats.ci_hi, m->stats.n,
+           m->estimated ? " ESTIMATED" : "", m->stats.noisy ? " NOISY" : "");
+}
+
+/* Time-to-first-token: preprocessing + vision + projector + prefill of visual + text tokens,
+ * each timed separately (the prefill layer-sampled when a whole one would be slow). */
+static int bench_ttft(vlm_plan_params *vp, const vlm_runner_params *rp, const vlm_ctx_params *cp,
+                      const vlm_model_info *lm, int text_tokens, int json) {
+    vlm_error err = {0};
+    vlm_ctx *ctx = NULL;
+    vlm_measurement pre = {0}, vis = {0}, proj = {0}, pf = {0};
+    int code = VLM_EXIT_OK;
+    if (vlm_ctx_create(cp, &ctx, &err) != VLM_OK)
+        return vlm_cli_fail("bench", &err);
+    char proj_model[64];
+    snprintf(proj_model, sizeof proj_model, "proj-%s", lm->name);
+    bool has_proj = vlm_model_find(proj_model) != NULL;
+    if (!json)
+        fprintf(stderr, "vlmbench bench: TTFT of %s @ %dx%d + %s: timing each part...\n",
+                vp->model, vp->height, vp->width, lm->name);
+    if (vlm_measure_preprocess(vp->height, 1920, 1080, rp, &pre, &err) != VLM_OK ||
+        vlm_measure(ctx, vp, rp, &vis, NULL, &err) != VLM_OK)
+        goto fail;
+    vlm_plan_params pp = vlm_plan_default_params(), lp = vlm_plan_default_params();
+    pp.model = proj_model;
+    pp.tokens = vis.facts.tokens;
+    pp.dtype = vp->dtype;
+    if (has_proj && vlm_measure(ctx, &pp, rp, &proj, NULL, &err) != VLM_OK)
+        goto fail;
+    lp.model = lm->name;
+    lp.tokens = vis.facts.tokens + text_tokens;
+    lp.dtype = vp->dtype;
+    vlm_plan_facts lf;
+    if (vlm_plan_facts_of(&lp, &lf, &err) != VLM_OK)
+        goto fail;
+    /* a whole prefill predicted over ~5 s at 50 GFLOP/s per thread is layer-sampled */
+    if (2.0 * lf.macs / (50e9 * vlm_ctx_threads(ctx)) > 5.0 && lf.layers_total > 4)
+        lp.layers = 4;
+    vlm_status st = vlm_measure(ctx, &lp, rp, &pf, NULL, &err);
+    if (st == VLM_ERR_NOMEM && lp.layers == 0) {
+        lp.layers = 4;
+        st = vlm_measure(ctx, &lp, rp, &pf, NULL, &err);
+    }
+    if (st != VLM_OK)
+        goto fail;
+    double total = pre.stats.median + vis.stats.median + proj.stats.median + pf.stats.median;
+    if (json) {
+        json_t *j = json_pack("{s:s, s:i, s:i, s:s, s:s, s:i, s:i, s:i, s:o, s:o, s:o, s:o, s:f}",
+                              "model", vp->model, "height", vp->height, "width", vp->width,
+                              "llm", lm->name, "dtype", vlm_dtype_name(vp->dtype), "threads",
+                              vlm_ctx_threads(ctx), "visual_tokens", vis.facts.tokens,
+                              "prefill_tokens", lp.tokens, "preprocess_ms", stats_json(&pre),
+                              "vision_ms", stats_json(&vis), "projector_ms",
+                              has_proj ? stats_json(&proj) : json_null(), "prefill_ms",
+                              stats_json(&pf), "ttft_ms", total);
+        vlm_env env;
+        vlm_env_collect(&env);
+        json_object_set_new(j, "env", vlm_env_to_json(&env));
+        json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        putchar('\n');
+        json_decref(j);
+    } else {
+        printf("time to first token: %s @ %dx%d (%d visual tokens) + %s prefill of %d tokens "
+               "(%d text), %s, %d thread(s)\n",
+               vp->model, vp->height, vp->width, vis.facts.tokens, lm->name, lp.tokens,
+               text_tokens, vlm_dtype_name(vp->dtype), vlm_ctx_threads(ctx));
+        print_part("preprocess", &pre, total);
+        print_part("vision", &vis, total);
+        if (has_proj)
+            print_part("projector", &proj, total);
+        print_part("prefill", &pf, total);
+        printf("  %-13s %10.2f ms%s\n", "TTFT", total,
+               pf.estimated ? " (prefill estimated from sampled layers)" : "");
+    }
+    goto out;
+fail:
+    code = vlm_cli_fail("bench", &err);
+out:
+    vlm_measurement_free(&pre);
+    vlm_measurement_free(&vis);
+    vlm_measurement_free(&proj);
+    vlm_measurement_free(&pf);
+    vlm_ctx_destroy(ctx);
+    return code;
+}
+
 int vlm_cmd_bench(int argc, char **argv) {
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'},   {"res", required_argument, NULL, 'r'},
@@ -125,12 +220,14 @@ int vlm_cmd_bench(int argc, char **argv) {
         {"profile", no_argument, NULL, 'p'},       {"json", no_argument, NULL, 'j'},
         {"warmup", required_argument, NULL, 'W'},  {"min-reps", required_argument, NULL, 'n'},
         {"min-time", required_argument, NULL, 'T'}, {"max-time", required_argument, NULL, 'X'},
+        {"tokens", required_argument, NULL, 'k'},  {"layers", required_argument, NULL, 'L'},
+        {"llm", required_argument, NULL, 'g'},     {"text-tokens", required_argument, NULL, 'x'},
         {0}};
     vlm_plan_params pp = vlm_plan_default_params();
     vlm_runner_params rp = vlm_runner_default_params();
     vlm_ctx_params cp = vlm_ctx_default_params();
-    const char *res = NULL, *dtype = "f32";
-    int do_profile = 0, json = 0, c, seed = 0;
+    const char *res = NULL, *dtype = "f32", *llm = NULL;
+    int do_profile = 0, json = 0, c, seed = 0, text_tokens = 24;
     vlm_error err = {0};
     opterr = 0;
     optind = 1;
@@ -149,6 +246,10 @@ int vlm_cmd_bench(int argc, char **argv) {
         case 'n': bad = vlm_cli_parse_int("bench", "--min-reps", optarg, 1, 100000, &rp.min_reps); break;
         case 'T': bad = vlm_cli_parse_double("bench", "--min-time", optarg, 0, 86400, &rp.min_time_s); break;
         case 'X': bad = vlm_cli_parse_double("bench", "--max-time", optarg, 0, 86400, &rp.max_time_s); break;
+        case 'k': bad = vlm_cli_parse_int("bench", "--tokens", optarg, 1, 131072, &pp.tokens); break;
+        case 'L': bad = vlm_cli_parse_int("bench", "--layers", optarg, 1, 1000, &pp.layers); break;
+        case 'g': llm = optarg; break;
+        case 'x': bad = vlm_cli_parse_int("bench", "--text-tokens", optarg, 0, 100000, &text_tokens); break;
         default: return vlm_cli_bad_option("bench", argv[optind - 1]);
         }
         if (bad)
@@ -165,94 +266,119 @@ int vlm_cmd_bench(int argc, char **argv) {
                       pp.model);
         return vlm_cli_fail("bench", &err);
     }
-    pp.height = pp.width = mi->default_res;
+    bool vision = !strcmp(mi->kind, "vision");
+    pp.height = pp.width = vision ? mi->default_res : 0;
+    if (res && !vision) {
+        fprintf(stderr, "vlmbench bench: %s is a%s model: give --tokens, not --res\n", mi->name,
+                strcmp(mi->kind, "llm") ? " projector" : "n LLM");
+        return VLM_EXIT_USAGE;
+    }
+    if ((pp.tokens || pp.layers) && vision) {
+        fprintf(stderr, "vlmbench bench: --tokens and --layers apply to LLMs and projectors\n");
+        return VLM_EXIT_USAGE;
+    }
     if (res && vlm_cli_parse_res("bench", res, &pp.height, &pp.width))
         return VLM_EXIT_USAGE;
     if (vlm_dtype_parse(dtype, &pp.dtype, &err) != VLM_OK)
         return vlm_cli_fail("bench", &err);
+    if (llm) {
+        const vlm_model_info *lm = vlm_model_find(llm);
+        if (!vision || !lm || strcmp(lm->kind, "llm")) {
+            fprintf(stderr, "vlmbench bench: --llm wants an LLM (see `vlmbench models`) after a "
+                            "vision --model\n");
+            return VLM_EXIT_USAGE;
+        }
+        return bench_ttft(&pp, &rp, &cp, lm, text_tokens, json);
+    }
 
     vlm_ctx *ctx = NULL;
     vlm_plan *plan = NULL;
     float *input = NULL;
-    double *samples = NULL;
-    int n = 0, code = VLM_EXIT_OK;
+    int code = VLM_EXIT_OK;
     json_t *prof = NULL;
+    vlm_measurement m = {0};
     if (vlm_ctx_create(&cp, &ctx, &err) != VLM_OK)
         return vlm_cli_fail("bench", &err);
-    double t0 = vlm_now_s();
-    if (vlm_plan_create(ctx, &pp, &plan, &err) != VLM_OK) {
-        code = vlm_cli_fail("bench", &err);
-        goto out;
-    }
-    double build_ms = (vlm_now_s() - t0) * 1e3;
-    vlm_plan_facts f;
-    vlm_plan_get_facts(plan, &f);
-    size_t npx = 3 * (size_t)pp.height * (size_t)pp.width;
-    input = malloc(npx * sizeof *input);
-    if (!input) {
-        vlm_error_set(&err, VLM_ERR_NOMEM, "out of memory for a %dx%d input", pp.height,
-                      pp.width);
-        code = vlm_cli_fail("bench", &err);
-        goto out;
-    }
-    uint64_t s = 0x9e3779b97f4a7c15ull ^ pp.seed; /* a seeded image in [0, 1) */
-    for (size_t i = 0; i < npx; i++) {
-        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-        input[i] = (float)(s >> 40) / 16777216.0f;
-    }
-    bench_run br = {plan, input};
+    char what[128];
+    if (vision)
+        snprintf(what, sizeof what, "%s @ %dx%d", pp.model, pp.height, pp.width);
+    else
+        snprintf(what, sizeof what, "%s on %d tokens", pp.model,
+                 pp.tokens ? pp.tokens : mi->default_res);
     if (!json)
-        fprintf(stderr, "vlmbench bench: %s %dx%d %s, %d thread(s): timing...\n", pp.model,
-                pp.height, pp.width, vlm_dtype_name(pp.dtype), vlm_ctx_threads(ctx));
-    if (vlm_runner_run(&rp, run_once, &br, &samples, &n, &err) != VLM_OK) {
+        fprintf(stderr, "vlmbench bench: %s, %s, %d thread(s): building and timing...\n", what,
+                vlm_dtype_name(pp.dtype), vlm_ctx_threads(ctx));
+    if (vlm_measure(ctx, &pp, &rp, &m, do_profile ? &plan : NULL, &err) != VLM_OK) {
         code = vlm_cli_fail("bench", &err);
         goto out;
     }
-    vlm_stats st;
-    vlm_stats_compute(samples, n, &st);
-    double gflops = 2.0 * f.macs / (st.median * 1e6);
+    const vlm_plan_facts *f = &m.facts;
+    const vlm_stats *st = &m.stats;
+    double gflops = 2.0 * f->macs / (st->median * 1e6);
     char weights_desc[600];
     if (pp.weights)
         snprintf(weights_desc, sizeof weights_desc, "%s", pp.weights);
     else
         snprintf(weights_desc, sizeof weights_desc, "synthetic:%d", seed);
     if (!json) {
-        printf("%s @ %dx%d, %s, %d thread(s), weights %s\n", pp.model, pp.height, pp.width,
-               vlm_dtype_name(pp.dtype), vlm_ctx_threads(ctx), weights_desc);
-        printf("  params %.2f M, %.2f GMACs, %d tokens (%dx%d) x %d, activations %.1f MiB, "
-               "weights %.1f MiB, plan built in %.0f ms\n",
-               f.params / 1e6, f.macs / 1e9, f.tokens, f.grid_h, f.grid_w, f.feature_dim,
-               f.activation_bytes / 1048576.0, f.weight_bytes / 1048576.0, build_ms);
-        printf("  latency: median %.2f ms (p10 %.2f, p90 %.2f, MAD %.2f, min %.2f), n=%d; "
-               "%.1f GFLOP/s\n",
-               st.median, st.p10, st.p90, st.mad, st.min, n, gflops);
+        printf("%s, %s, %d thread(s), weights %s\n", what, vlm_dtype_name(pp.dtype),
+               vlm_ctx_threads(ctx), weights_desc);
+        if (vision)
+            printf("  params %.2f M, %.2f GMACs, %d tokens (%dx%d) x %d, activations %.1f MiB, "
+                   "weights %.1f MiB, plan built in %.0f ms\n",
+                   f->params / 1e6, f->macs / 1e9, f->tokens, f->grid_h, f->grid_w,
+                   f->feature_dim, f->activation_bytes / 1048576.0, f->weight_bytes / 1048576.0,
+                   m.build_ms);
+        else
+            printf("  params %.2f M, %.2f GMACs, %d layers%s, output [%d, %d], plan built in "
+                   "%.0f ms\n",
+                   f->params / 1e6, f->macs / 1e9, f->layers_total,
+                   m.estimated ? " (layer-sampled)" : "", f->out_rows, f->feature_dim,
+                   m.build_ms);
+        printf("  latency%s: median %.2f ms (95%% CI %.2f-%.2f, p10 %.2f, p90 %.2f, MAD %.2f, "
+               "min %.2f), n=%d%s; %.1f GFLOP/s\n",
+               m.estimated ? " (ESTIMATED)" : "", st->median, st->ci_lo, st->ci_hi, st->p10,
+               st->p90, st->mad, st->min, st->n, st->noisy ? ", NOISY" : "", gflops);
+        if (m.estimated)
+            printf("  estimated from 1-layer and %d-layer plans: %.2f ms per layer x %d layers "
+                   "+ embedding and head\n",
+                   m.sampled_layers, m.per_layer_ms, f->layers_total);
     }
-    if (do_profile) {
-        prof = profile(ctx, plan, &pp, input, !json, &err);
+    if (do_profile && plan) {
+        input = vlm_bench_input(&pp, f);
+        prof = input ? profile(ctx, plan, &pp, input, !json, &err) : NULL;
         if (!prof) {
+            if (!input)
+                vlm_error_set(&err, VLM_ERR_NOMEM, "out of memory");
             code = vlm_cli_fail("bench", &err);
             goto out;
         }
+    } else if (do_profile && !json) {
+        puts("  (no per-layer profile for a layer-sampled estimate: profile with --layers 0)");
     }
     if (json) {
         vlm_env env;
         vlm_env_collect(&env);
-        json_t *samp = json_array();
-        for (int i = 0; i < n; i++)
-            json_array_append_new(samp, json_real(samples[i]));
-        json_t *lat = json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:i, s:o}", "median", st.median,
-                                "p10", st.p10, "p90", st.p90, "mad", st.mad, "min", st.min, "max",
-                                st.max, "n", n, "samples", samp);
         json_t *j = json_pack(
-            "{s:s, s:i, s:i, s:s, s:i, s:s, s:I, s:I, s:i, s:i, s:i, s:I, s:I, s:f, s:o, s:f, "
-            "s:o}",
-            "model", pp.model, "height", pp.height, "width", pp.width, "dtype",
-            vlm_dtype_name(pp.dtype), "threads", vlm_ctx_threads(ctx), "weights", weights_desc,
-            "params", (json_int_t)f.params, "macs", (json_int_t)f.macs, "tokens", f.tokens,
-            "feature_dim", f.feature_dim, "nodes", f.nodes, "activation_bytes",
-            (json_int_t)f.activation_bytes, "weight_bytes", (json_int_t)f.weight_bytes,
-            "build_ms", build_ms, "vision_ms", lat, "gflops", gflops, "env",
-            vlm_env_to_json(&env));
+            "{s:s, s:s, s:s, s:i, s:s, s:I, s:I, s:i, s:i, s:i, s:i, s:I, s:I, s:f, s:f}",
+            "model", pp.model, "kind", mi->kind, "dtype", vlm_dtype_name(pp.dtype), "threads",
+            vlm_ctx_threads(ctx), "weights", weights_desc, "params", (json_int_t)f->params,
+            "macs", (json_int_t)f->macs, "tokens", f->tokens, "out_rows", f->out_rows,
+            "feature_dim", f->feature_dim, "nodes", f->nodes, "activation_bytes",
+            (json_int_t)f->activation_bytes, "weight_bytes", (json_int_t)f->weight_bytes,
+            "build_ms", m.build_ms, "gflops", gflops);
+        if (vision) {
+            json_object_set_new(j, "height", json_integer(pp.height));
+            json_object_set_new(j, "width", json_integer(pp.width));
+        } else if (f->layers_total) {
+            json_object_set_new(j, "layers", json_integer(f->layers_total));
+            if (m.estimated) {
+                json_object_set_new(j, "sampled_layers", json_integer(m.sampled_layers));
+                json_object_set_new(j, "per_layer_ms", json_real(m.per_layer_ms));
+            }
+        }
+        json_object_set_new(j, latency_key(mi->kind), stats_json(&m));
+        json_object_set_new(j, "env", vlm_env_to_json(&env));
         if (prof)
             json_object_set(j, "profile", prof);
         json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -261,8 +387,8 @@ int vlm_cmd_bench(int argc, char **argv) {
     }
 out:
     json_decref(prof);
-    free(samples);
     free(input);
+    vlm_measurement_free(&m);
     vlm_plan_destroy(plan);
     vlm_ctx_destroy(ctx);
     return code;

@@ -29,6 +29,7 @@ const vlm_cli_command vlm_cli_commands[] = {
      "usage: vlmbench bench [--model M] [--res R|HxW] [--weights FILE] [--threads N]\n"
      "                      [--dtype f32|bf16] [--seed S] [--profile] [--json]\n"
      "                      [--warmup N] [--min-reps N] [--min-time S] [--max-time S]\n"
+     "                      [--tokens N] [--layers K] [--llm L [--text-tokens N]]\n"
      "\n"
      "Builds the model once at one input size (weights from a safetensors FILE, or seeded\n"
      "synthetic weights), runs warm-up passes, then times repeated forward passes until both\n"
@@ -41,7 +42,13 @@ const vlm_cli_command vlm_cli_commands[] = {
      "  --dtype       f32 (default) or bf16 (needs avx512_bf16)\n"
      "  --profile     time each primitive alone; GFLOP/s per layer kind and per stage against\n"
      "                the machine's matmul peak\n"
-     "  --json        one JSON object on stdout, with every sample and the environment\n",
+     "  --json        one JSON object on stdout, with every sample and the environment\n"
+     "  --tokens N    LLMs and projectors: sequence length (default: the model's)\n"
+     "  --layers K    LLMs: time a 1-layer and a K-layer plan and extrapolate to all layers\n"
+     "                (labelled estimated)\n"
+     "  --llm L       with a vision model: time-to-first-token = preprocessing + vision +\n"
+     "                projector + prefill of the visual and --text-tokens (24) tokens, each\n"
+     "                part timed separately\n",
      vlm_cmd_bench},
     {"infer", "run one forward pass on a preprocessed .npy input and save the output",
      "usage: vlmbench infer --model M --weights FILE --input X.npy --output Y.npy\n"
@@ -55,12 +62,49 @@ const vlm_cli_command vlm_cli_commands[] = {
      "last-position logits [1, vocab] of the prefill.\n",
      vlm_cmd_infer},
     {"sweep", "the main job: latency, tokens, prefill and TTFT across resolutions",
-     "usage: vlmbench sweep [--res 256..1152] [--model M,...] [--llm L,...]\n",
-     vlm_cmd_not_built},
+     "usage: vlmbench sweep [--res GRID] [--model M,...] [--llm L,...|none] [--dtype f32,bf16]\n"
+     "                      [--threads N] [--weights FILE] [--suite FILE] [--out FILE]\n"
+     "                      [--resume] [--shard K/N] [--text-tokens N] [--quiet]\n"
+     "                      [--warmup N] [--min-reps N] [--min-time S] [--max-time S]\n"
+     "\n"
+     "For every vision model x resolution x dtype x LLM: times preprocessing (JPEG decode,\n"
+     "pad to square, bicubic resize, normalise), the vision encoder, the projector and the LLM\n"
+     "prefill of the visual + text tokens; TTFT is their sum. Each finished config is appended\n"
+     "to the results file as one JSON line (fsync'd: a killed sweep loses nothing) and printed\n"
+     "as a table row; progress goes to stderr.\n"
+     "\n"
+     "  --res GRID      A..B (step 64), A..B:STEP or a list 256,512,1024 (default 256..1152)\n"
+     "  --model M,...   vision models (default fastvithd)\n"
+     "  --llm L,...     LLMs for the prefill (default qwen2-0.5b; none = vision only)\n"
+     "  --suite FILE    a .suite file instead of the grid flags (see suites/README.md)\n"
+     "  --out FILE      results file (default results/<date>-<machine>.jsonl)\n"
+     "  --resume        skip configs already in --out for this machine and build\n"
+     "  --shard K/N     run only the K-th (0-based) of N disjoint slices of the grid\n"
+     "  --text-tokens N text tokens of the prompt added to the prefill (default 24)\n"
+     "  --min-reps N, --min-time S, --max-time S, --warmup N: repetitions per measurement\n"
+     "                  (defaults 3, 0.5 s, 30 s, 1: the default grid fits in ~5 minutes)\n",
+     vlm_cmd_sweep},
     {"eval", "score a model on SEED-Bench, MMMU, zero-shot ImageNet or segmentation",
      "usage: vlmbench eval TASK ...\n", vlm_cmd_not_built},
     {"compare", "statistical regression gate between two results files",
      "usage: vlmbench compare BASE.jsonl NEW.jsonl\n", vlm_cmd_not_built},
+    {"results", "show or merge results files",
+     "usage: vlmbench results show FILE [--format table|md|csv|json]\n"
+     "       vlmbench results merge OUT IN... [--force]\n"
+     "\n"
+     "show: one row per record: model, res, dtype, threads, LLM, tokens, the vision, projector,\n"
+     "prefill (\"~\" = layer-sampled estimate) and TTFT medians in ms, GMACs, the vision\n"
+     "encoder's GFLOP/s, noisy (a part's confidence interval too wide) and status. A torn last\n"
+     "line left by a killed sweep is ignored with a warning on stderr.\n"
+     "  --format   table (default), md (a markdown table), csv (RFC 4180 quoting, full\n"
+     "             precision, a prefill_estimated column), json (the records as a JSON array)\n"
+     "\n"
+     "merge: writes the records of IN... to OUT (via OUT.tmp and a rename). A config (model,\n"
+     "res, dtype, threads, LLM, prefill tokens, weights, CPU, oneDNN version and ISA) found\n"
+     "twice is an error and nothing is written. Shard files (\"shard\" + \"config_index\") are\n"
+     "checked for configs no input has, reported as \"missing configs: ...\".\n"
+     "  --force    overwrite an existing OUT\n",
+     vlm_cmd_results},
     {"plot", "draw Pareto and trade-off charts from results files",
      "usage: vlmbench plot RESULTS.jsonl... [--out DIR]\n", vlm_cmd_not_built},
 };

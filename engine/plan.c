@@ -288,7 +288,7 @@ static vlm_status build(const model_def *d, dnnl_engine_t engine, const vlm_plan
 /* The params with defaults filled in (sequence length). */
 static vlm_plan_params normalised(const model_def *d, const vlm_plan_params *p) {
     vlm_plan_params q = *p;
-    if (q.tokens <= 0 && strcmp(d->info.kind, "vision"))
+    if (q.tokens == 0 && strcmp(d->info.kind, "vision"))
         q.tokens = d->info.default_res;
     return q;
 }
@@ -343,7 +343,20 @@ vlm_status vlm_plan_facts_of(const vlm_plan_params *params, vlm_plan_facts *out,
     return facts_of(d, &p, out, err);
 }
 
+/* MemAvailable (what the kernel can give without swapping, page cache included); MemFree
+ * (sysconf) would refuse plans that fit whenever the page cache is large. */
 static size_t available_bytes(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[256];
+        unsigned long long kb = 0;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+                break;
+        fclose(f);
+        if (kb)
+            return (size_t)kb * 1024;
+    }
     long pages = sysconf(_SC_AVPHYS_PAGES), size = sysconf(_SC_PAGESIZE);
     return pages > 0 && size > 0 ? (size_t)pages * (size_t)size : (size_t)-1;
 }
@@ -459,7 +472,8 @@ static vlm_status run(vlm_plan *plan, const float *input, float *tokens, float *
         for (int64_t i = 0; i < plan->facts.input_count; i++)
             if (!(input[i] >= 0 && input[i] < (float)vocab && input[i] == (float)(int64_t)input[i]))
                 return vlm_error_set(err, VLM_ERR_INVALID,
-                                     "token id %g at position %lld is not in [0, %lld)",
+                                     "token id %g at position %lld is not an integer in "
+                                     "[0, %lld)",
                                      (double)input[i], (long long)i, (long long)vocab);
     }
     vg_bind(plan->g, plan->input, (void *)input);

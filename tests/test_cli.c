@@ -71,7 +71,8 @@ Test(cli, help_lists_every_subcommand) {
 }
 
 Test(cli, every_subcommand_has_help) {
-    const char *cmds[] = {"models", "env", "bench", "infer", "sweep", "eval", "compare", "plot"};
+    const char *cmds[] = {"models", "env",  "bench", "infer", "sweep",
+                          "results", "eval", "compare", "plot"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         vlm_run r = vlm_test_run((char *const[]){VLM_BIN, (char *)cmds[i], "--help", NULL});
         cr_assert_eq(r.exit_code, 0, "%s --help", cmds[i]);
@@ -126,7 +127,7 @@ Test(cli, env_text_output) {
 }
 
 Test(cli, unbuilt_subcommands_say_so_and_exit_2) {
-    const char *cmds[] = {"sweep", "eval", "compare", "plot"};
+    const char *cmds[] = {"eval", "compare", "plot"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         vlm_run r = vlm_test_run((char *const[]){VLM_BIN, (char *)cmds[i], NULL});
         cr_assert_eq(r.exit_code, 2, "%s", cmds[i]);

@@ -161,8 +161,9 @@ static void gather_run(void *c, void *const *ptrs) {
 static bool lm_map(const mb *b, const char *logical, char *out, size_t size) {
     if (!strncmp(logical, "model.", 6))
         snprintf(out, size, "%s%s", b->prefix, logical + 6);
-    else
-        snprintf(out, size, "%s", logical);
+    else /* the head: the language_model.model.* layout has language_model.lm_head.weight */
+        snprintf(out, size, "%s%s",
+                 strcmp(b->prefix, "language_model.model.") ? "" : "language_model.", logical);
     return true;
 }
 
