@@ -114,6 +114,10 @@ vlm_status vlm_measure(vlm_ctx *ctx, const vlm_plan_params *p, const vlm_runner_
                        vlm_measurement *out, vlm_plan **keep, vlm_error *err);
 void vlm_measurement_free(vlm_measurement *m);
 
+/* A measurement as the results schema's timing object: {median, p10, p90, mad, ci_lo, ci_hi,
+ * min, max, n, noisy, estimated, [sampled_layers, per_layer_ms,] samples[]}. New reference. */
+json_t *vlm_measurement_to_json(const vlm_measurement *m);
+
 /* Times FastVLM-style preprocessing of one image: a seeded synthetic photo of image_w x
  * image_h pixels is JPEG-encoded once (untimed); each timed run decodes it, pads it to a
  * square (LLaVA expand2square, black), resizes to res x res (PIL bicubic) and converts to a

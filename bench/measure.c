@@ -116,3 +116,24 @@ void vlm_measurement_free(vlm_measurement *m) {
     free(m->samples_ms);
     memset(m, 0, sizeof *m);
 }
+
+json_t *vlm_measurement_to_json(const vlm_measurement *m) {
+    json_t *samp = json_array();
+    for (int i = 0; i < m->n; i++)
+        json_array_append_new(samp, json_real(m->samples_ms[i]));
+    const vlm_stats *st = &m->stats;
+    json_t *j = json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:i, s:b, s:b}", "median",
+                          st->median, "p10", st->p10, "p90", st->p90, "mad", st->mad, "ci_lo",
+                          st->ci_lo, "ci_hi", st->ci_hi, "min", st->min, "max", st->max, "n",
+                          st->n, "noisy", st->noisy, "estimated", m->estimated);
+    if (!j) {
+        json_decref(samp);
+        return NULL;
+    }
+    if (m->estimated) {
+        json_object_set_new(j, "sampled_layers", json_integer(m->sampled_layers));
+        json_object_set_new(j, "per_layer_ms", json_real(m->per_layer_ms));
+    }
+    json_object_set_new(j, "samples", samp);
+    return j;
+}

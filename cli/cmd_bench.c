@@ -107,17 +107,6 @@ int vlm_cli_parse_res(const char *cmd, const char *text, int *h, int *w) {
     return -1;
 }
 
-static json_t *stats_json(const vlm_measurement *m) {
-    json_t *samp = json_array();
-    for (int i = 0; i < m->n; i++)
-        json_array_append_new(samp, json_real(m->samples_ms[i]));
-    const vlm_stats *st = &m->stats;
-    return json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:b, s:i, s:b, s:o}", "median",
-                     st->median, "p10", st->p10, "p90", st->p90, "mad", st->mad, "ci_lo",
-                     st->ci_lo, "ci_hi", st->ci_hi, "min", st->min, "max", st->max, "noisy",
-                     st->noisy, "n", st->n, "estimated", m->estimated, "samples", samp);
-}
-
 static const char *latency_key(const char *kind) {
     return !strcmp(kind, "llm") ? "prefill_ms"
            : !strcmp(kind, "projector") ? "projector_ms"
@@ -177,10 +166,10 @@ static int bench_ttft(vlm_plan_params *vp, const vlm_runner_params *rp, const vl
                               "model", vp->model, "height", vp->height, "width", vp->width,
                               "llm", lm->name, "dtype", vlm_dtype_name(vp->dtype), "threads",
                               vlm_ctx_threads(ctx), "visual_tokens", vis.facts.tokens,
-                              "prefill_tokens", lp.tokens, "preprocess_ms", stats_json(&pre),
-                              "vision_ms", stats_json(&vis), "projector_ms",
-                              has_proj ? stats_json(&proj) : json_null(), "prefill_ms",
-                              stats_json(&pf), "ttft_ms", total);
+                              "prefill_tokens", lp.tokens, "preprocess_ms", vlm_measurement_to_json(&pre),
+                              "vision_ms", vlm_measurement_to_json(&vis), "projector_ms",
+                              has_proj ? vlm_measurement_to_json(&proj) : json_null(), "prefill_ms",
+                              vlm_measurement_to_json(&pf), "ttft_ms", total);
         vlm_env env;
         vlm_env_collect(&env);
         json_object_set_new(j, "env", vlm_env_to_json(&env));
@@ -377,7 +366,7 @@ int vlm_cmd_bench(int argc, char **argv) {
                 json_object_set_new(j, "per_layer_ms", json_real(m.per_layer_ms));
             }
         }
-        json_object_set_new(j, latency_key(mi->kind), stats_json(&m));
+        json_object_set_new(j, latency_key(mi->kind), vlm_measurement_to_json(&m));
         json_object_set_new(j, "env", vlm_env_to_json(&env));
         if (prof)
             json_object_set(j, "profile", prof);

@@ -44,22 +44,6 @@ static int split_list(const char *text, char **out, int *n, const char *what) {
     return 0;
 }
 
-static json_t *measurement_json(const vlm_measurement *m) {
-    json_t *samp = json_array();
-    for (int i = 0; i < m->n; i++)
-        json_array_append_new(samp, json_real(m->samples_ms[i]));
-    const vlm_stats *st = &m->stats;
-    json_t *j = json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:i, s:b, s:b, s:o}", "median",
-                          st->median, "p10", st->p10, "p90", st->p90, "mad", st->mad, "ci_lo",
-                          st->ci_lo, "ci_hi", st->ci_hi, "n", st->n, "noisy", st->noisy,
-                          "estimated", m->estimated, "samples", samp);
-    if (m->estimated) {
-        json_object_set_new(j, "sampled_layers", json_integer(m->sampled_layers));
-        json_object_set_new(j, "per_layer_ms", json_real(m->per_layer_ms));
-    }
-    return j;
-}
-
 /* A cache of measurements keyed by a string, so a vision encoder timed once serves every
  * LLM of the same config. */
 typedef struct cached {
@@ -530,22 +514,22 @@ expanded:
         } else {
             vis = v->m.stats.median;
             prep = pr->m.stats.median;
-            json_object_set_new(rec, "vision_ms", measurement_json(&v->m));
-            json_object_set_new(rec, "preprocess_ms", measurement_json(&pr->m));
+            json_object_set_new(rec, "vision_ms", vlm_measurement_to_json(&v->m));
+            json_object_set_new(rec, "preprocess_ms", vlm_measurement_to_json(&pr->m));
             noisy = v->m.stats.noisy || pr->m.stats.noisy;
             parts += 2;
             noisy_parts += v->m.stats.noisy + pr->m.stats.noisy;
             if (lm) {
                 if (pj) {
                     projm = pj->m.stats.median;
-                    json_object_set_new(rec, "projector_ms", measurement_json(&pj->m));
+                    json_object_set_new(rec, "projector_ms", vlm_measurement_to_json(&pj->m));
                     json_object_set_new(rec, "projector_macs", json_integer(pj->m.facts.macs));
                     noisy |= pj->m.stats.noisy;
                     parts++;
                     noisy_parts += pj->m.stats.noisy;
                 }
                 pre_ms = pf->m.stats.median;
-                json_object_set_new(rec, "prefill_ms", measurement_json(&pf->m));
+                json_object_set_new(rec, "prefill_ms", vlm_measurement_to_json(&pf->m));
                 json_object_set_new(rec, "prefill_macs", json_integer(pf->m.facts.macs));
                 json_object_set_new(rec, "llm_params", json_integer(pf->m.facts.params));
                 noisy |= pf->m.stats.noisy;

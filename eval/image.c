@@ -1,8 +1,6 @@
 #include "eval/eval.h"
 
 #include <errno.h>
-#include <jerror.h>
-#include <jpeglib.h>
 #include <math.h>
 #include <png.h>
 #include <setjmp.h>
@@ -10,11 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+/* libjpeg's headers use FILE: they come after stdio.h */
+#include <jerror.h>
+#include <jpeglib.h>
 
 /* Images are decoded, resized and cropped the way the reference pipelines do it with Pillow
- * (9.x/10.x; src/libImaging/Resample.c, Convert.c, Unpack.c, JpegImagePlugin.py,
- * PngImagePlugin.py), torchvision and transformers. This file is compiled with
- * -ffp-contract=off: the resampling weights must round exactly as Pillow's (no FMA). */
+ * (src/libImaging/Resample.c, Convert.c, Unpack.c, JpegImagePlugin.py, PngImagePlugin.py;
+ * tested against Debian 12's Pillow 9.4), torchvision and transformers. This file is compiled
+ * with -ffp-contract=off: the resampling weights must round exactly as Pillow's (no FMA). */
 
 /* ---- create / free ------------------------------------------------------------------------ */
 
@@ -91,6 +92,7 @@ typedef struct jpeg_decode_job {
     jpeg_fail fail;
     int created;    /* cinfo initialised */
     int oversize;   /* the header declared more than VLM_IMAGE_MAX_PIXELS */
+    int nomem;      /* an allocation failed */
     uint8_t *row;   /* owned: one decoded scanline */
     vlm_image *out; /* pixels allocated here */
 } jpeg_decode_job;
@@ -144,7 +146,7 @@ static int jpeg_decode_run(jpeg_decode_job *j) {
     jpeg_start_decompress(ci);
     int w = (int)ci->output_width, h = (int)ci->output_height, n = ci->output_components;
     if (image_alloc(w, h, 0, j->out, NULL) != VLM_OK || !(j->row = malloc((size_t)w * (size_t)n))) {
-        snprintf(j->fail.msg, sizeof j->fail.msg, "out of memory for %dx%d", w, h);
+        j->nomem = 1;
         return -1;
     }
     while (ci->output_scanline < ci->output_height) {
@@ -172,6 +174,9 @@ static vlm_status jpeg_decode(const uint8_t *data, size_t bytes, const char *nam
         vlm_image_free(out);
         if (j->oversize)
             st = too_large(name, j->cinfo.image_width, j->cinfo.image_height, err);
+        else if (j->nomem)
+            st = vlm_error_set(err, VLM_ERR_NOMEM, "%s: out of memory for %ux%u pixels", name,
+                               j->cinfo.output_width, j->cinfo.output_height);
         else
             st = vlm_error_set(err, VLM_ERR_FORMAT, "%s: bad JPEG: %s", name, j->fail.msg);
     }
@@ -254,7 +259,7 @@ typedef struct png_decode_job {
     png_structp png;
     png_infop info;
     char msg[256];
-    int oversize;
+    int oversize, nomem;
     png_uint_32 width, height;
     uint8_t palette[256][3]; /* index -> RGB, for palette images */
     uint8_t *raw;            /* owned: the decoded rows, libpng's layout */
@@ -326,7 +331,7 @@ static int png_decode_run(png_decode_job *j) {
     int w = (int)j->width, h = (int)j->height;
     if (image_alloc(w, h, 0, j->out, NULL) != VLM_OK || !(j->raw = malloc(rowbytes * (size_t)h)) ||
         !(j->rows = malloc(sizeof *j->rows * h))) {
-        snprintf(j->msg, sizeof j->msg, "out of memory for %dx%d", w, h);
+        j->nomem = 1;
         return -1;
     }
     for (int y = 0; y < h; y++)
@@ -369,6 +374,9 @@ static vlm_status png_decode(const uint8_t *data, size_t bytes, const char *name
         vlm_image_free(out);
         if (j->oversize)
             st = too_large(name, j->width, j->height, err);
+        else if (j->nomem)
+            st = vlm_error_set(err, VLM_ERR_NOMEM, "%s: out of memory for %ux%u pixels", name,
+                               (unsigned)j->width, (unsigned)j->height);
         else
             st = vlm_error_set(err, VLM_ERR_FORMAT, "%s: bad PNG: %s", name, j->msg);
     }

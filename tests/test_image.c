@@ -6,7 +6,6 @@
 
 #include <criterion/criterion.h>
 #include <ftw.h>
-#include <jpeglib.h> /* after stdio.h: only to write YCCK / Adobe CMYK / RGB JPEGs PIL can't */
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -16,6 +15,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+/* libjpeg (after stdio.h), only to write the YCCK / Adobe CMYK / RGB JPEGs PIL cannot write */
+#include <jpeglib.h>
 
 /* ---- fixture: one temporary directory per test ------------------------------------------ */
 

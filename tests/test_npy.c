@@ -1,6 +1,8 @@
 /* eval/npy.c: .npy read and write. Golden files and golden float32 values come from NumPy
  * (Debian's, run as VLM_PYTHON), never from the code under test. */
 #include <criterion/criterion.h>
+
+#include "tests/testutil.h"
 #include <dirent.h>
 #include <ftw.h>
 #include <math.h>
@@ -22,25 +24,11 @@ static void setup(void) {
     cr_assert_not_null(mkdtemp(g_dir), "mkdtemp failed");
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static void teardown(void) {
-    nftw(g_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
+static void teardown(void) { vlm_test_rmtree(g_dir); }
 
 TestSuite(npy, .init = setup, .fini = teardown);
 
-/* A path inside the test directory; a few rotating buffers so several can be alive at once. */
-static const char *tpath(const char *name) {
-    static char bufs[8][512];
-    static int next;
-    char *b = bufs[next++ % 8];
-    snprintf(b, sizeof bufs[0], "%s/%s", g_dir, name);
-    return b;
-}
+static const char *tpath(const char *name) { return vlm_test_path(g_dir, name); }
 
 /* Runs a Python script with NumPy; sys.argv[1] is the test directory. */
 static void python(const char *script) {

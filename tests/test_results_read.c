@@ -2,6 +2,8 @@
 #include "results/results.h"
 
 #include <criterion/criterion.h>
+
+#include "tests/testutil.h"
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,24 +17,11 @@ static void setup(void) {
     cr_assert_not_null(mkdtemp(g_dir), "mkdtemp failed");
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static void teardown(void) {
-    nftw(g_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
+static void teardown(void) { vlm_test_rmtree(g_dir); }
 
 TestSuite(results_read, .init = setup, .fini = teardown);
 
-static const char *tpath(const char *name) {
-    static char bufs[4][512];
-    static int next;
-    char *b = bufs[next++ % 4];
-    snprintf(b, sizeof bufs[0], "%s/%s", g_dir, name);
-    return b;
-}
+static const char *tpath(const char *name) { return vlm_test_path(g_dir, name); }
 
 /* Appends raw bytes to path, as a killed or foreign writer would leave them. */
 static void append_raw(const char *path, const char *bytes) {

@@ -1,5 +1,7 @@
 /* results/store.c: the append-only JSON Lines results store. */
 #include <criterion/criterion.h>
+
+#include "tests/testutil.h"
 #include <errno.h>
 #include <ftw.h>
 #include <signal.h>
@@ -21,24 +23,11 @@ static void setup(void) {
     cr_assert_not_null(mkdtemp(g_dir), "mkdtemp failed");
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static void teardown(void) {
-    nftw(g_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
+static void teardown(void) { vlm_test_rmtree(g_dir); }
 
 TestSuite(results_store, .init = setup, .fini = teardown);
 
-static const char *tpath(const char *name) {
-    static char bufs[4][512];
-    static int next;
-    char *b = bufs[next++ % 4];
-    snprintf(b, sizeof bufs[0], "%s/%s", g_dir, name);
-    return b;
-}
+static const char *tpath(const char *name) { return vlm_test_path(g_dir, name); }
 
 /* The whole file as a string (owned), or NULL when it does not exist. */
 static char *slurp(const char *path) {

@@ -3,6 +3,7 @@
 #define VLM_TESTUTIL_H
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,28 @@ static inline vlm_run vlm_test_run(char *const argv[]) {
 static inline void vlm_run_free(vlm_run *r) {
     free(r->out);
     free(r->err);
+}
+
+/* ---- one temporary directory per test ---- */
+
+static inline int vlm_test_remove_entry(const char *path, const struct stat *sb, int flag,
+                                        struct FTW *ftw) {
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* Removes dir and everything below it (for a suite's .fini). */
+static inline void vlm_test_rmtree(const char *dir) {
+    nftw(dir, vlm_test_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* dir/name in one of a few rotating buffers, so several paths can be alive at once. */
+static inline const char *vlm_test_path(const char *dir, const char *name) {
+    static char bufs[8][512];
+    static int next;
+    char *b = bufs[next++ % 8];
+    snprintf(b, sizeof bufs[0], "%s/%s", dir, name);
+    return b;
 }
 
 #endif /* VLM_TESTUTIL_H */
