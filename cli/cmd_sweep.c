@@ -1,7 +1,10 @@
 /* vlmbench sweep: the main job. Expands a grid (flags or a .suite file) into configs, times
  * each part of time-to-first-token, and appends one record per finished config. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +113,53 @@ static int sampled_layers(const vlm_plan_params *p, int threads) {
         return 0;
     double predicted_s = 2.0 * (double)f.macs / (50e9 * (threads > 0 ? threads : 1));
     return predicted_s > 5.0 ? 4 : 0;
+}
+
+/* Cuts a torn last line (what a writer killed mid-record leaves) off the results file, so the
+ * next record starts on a line of its own: appended after the fragment, it would join it into
+ * one malformed middle line that the reader rejects, and the file would no longer read.
+ * whole_last: the reader found the last line, though newline-terminated, not valid JSON; cut
+ * it too. A missing file is fine. Returns 0, or -1 with a message on stderr. */
+static int cut_torn_tail(const char *path, bool whole_last) {
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT)
+        return 0;
+    struct stat sb;
+    char last = 0, buf[4096];
+    if (fd < 0 || fstat(fd, &sb) != 0 ||
+        (sb.st_size > 0 && pread(fd, &last, 1, sb.st_size - 1) != 1))
+        goto fail;
+    if (sb.st_size == 0 || (last == '\n' && !whole_last)) {
+        close(fd);
+        return 0;
+    }
+    /* the last line starts just after the newline before it, or at 0 */
+    off_t pos = last == '\n' ? sb.st_size - 1 : sb.st_size, cut = -1;
+    while (pos > 0 && cut < 0) {
+        off_t at = pos > (off_t)sizeof buf ? pos - (off_t)sizeof buf : 0;
+        if (pread(fd, buf, (size_t)(pos - at), at) != pos - at)
+            goto fail;
+        for (off_t i = pos - at - 1; i >= 0 && cut < 0; i--)
+            if (buf[i] == '\n')
+                cut = at + i + 1;
+        pos = at;
+    }
+    if (cut < 0)
+        cut = 0;
+    if (ftruncate(fd, cut) != 0 || fsync(fd) != 0)
+        goto fail;
+    close(fd);
+    fprintf(stderr, "vlmbench sweep: %s: removed the incomplete last line (%lld bytes) before "
+                    "appending\n",
+            path, (long long)(sb.st_size - cut));
+    return 0;
+fail:
+    fprintf(stderr, "vlmbench sweep: error: %s: cannot check for or remove an incomplete last "
+                    "line: %s\n",
+            path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return -1;
 }
 
 static void default_out_path(char *buf, size_t size, const vlm_env *env) {
@@ -342,6 +392,13 @@ expanded:
         }
         if (done.warning[0])
             fprintf(stderr, "vlmbench sweep: %s\n", done.warning);
+    }
+    if (cut_torn_tail(path, done.skipped > 0)) {
+        vlm_results_free(&done);
+        vlm_ctx_destroy(ctx);
+        free(cfg);
+        vlm_suite_free(&suite);
+        return VLM_EXIT_USAGE;
     }
 
     char run_id[40];

@@ -66,9 +66,10 @@ void mb_tmp_reset(mb *b) {
     b->ntmp = 0;
 }
 
-/* splitmix64: a seeded, order-independent stream per tensor name. */
-static uint64_t splitmix(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+/* splitmix64, counter-based: element i of a tensor whose stream starts at s0 is
+ * mix(s0 + (i + 1) * golden), so elements can be drawn in parallel and in any order. */
+static uint64_t splitmix_at(uint64_t s0, uint64_t i) {
+    uint64_t z = s0 + (i + 1) * 0x9e3779b97f4a7c15ull;
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
@@ -99,8 +100,9 @@ static void synthesise(float *dst, int64_t count, int ndim, const int64_t *shape
     case MB_INIT_SCALE: lo = 0.05f, hi = 0.15f; break;
     case MB_INIT_DW_IDENT: lo = -0.05f, hi = 0.05f; break;
     }
+#pragma omp parallel for schedule(static) if (count > 65536)
     for (int64_t i = 0; i < count; i++)
-        dst[i] = lo + (hi - lo) * (float)((splitmix(&s) >> 40) * (1.0 / 16777216.0));
+        dst[i] = lo + (hi - lo) * (float)((splitmix_at(s, (uint64_t)i) >> 40) * (1.0 / 16777216.0));
     if (init == MB_INIT_DW_IDENT && ndim == 4) /* [c, 1, k, k]: 1 at the centre */
         for (int64_t o = 0; o < shape[0]; o++)
             dst[(o * shape[2] + shape[2] / 2) * shape[3] + shape[3] / 2] += 1.0f;

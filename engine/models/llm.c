@@ -330,11 +330,9 @@ static mb_outputs llm_build(mb *b, const void *cfgp, const vlm_plan_params *p) {
         vg_custom(g, VG_KIND_EMBED, 0, gather_run, gc, free, 2, (vg_tensor[]){out.input, x});
         mb_tmp_reset(b);
     } else {
-        /* input embeddings (from the projector): the table is still a parameter */
-        if (!tied || vg_is_dry(g))
-            b->params += c->vocab * d;
-        else
-            mb_get(b, "model.embed_tokens.weight", MB_INIT_FANIN, true, 2, es), mb_tmp_reset(b);
+        /* input embeddings (from the projector): the table is still a parameter (when tied,
+         * the LM head below reads it) */
+        b->params += c->vocab * d;
         out.input = vg_new(g, 2, (int64_t[]){n, d}, dnnl_f32);
         vg_mark_external(g, out.input);
         x = vg_reorder(g, out.input, vg_new(g, 2, (int64_t[]){n, d}, 0));
