@@ -262,6 +262,12 @@ int vlm_cmd_sweep(int argc, char **argv) {
         }
         if (vlm_suite_load(suite_path, &suite, &err) != VLM_OK)
             return vlm_cli_fail("sweep", &err);
+        /* directives the suite does not give take the sweep's defaults (without these, a
+         * suite with no llm or dtype line expanded to no configs at all) */
+        if (suite.nllms == 0 && (suite.llms[0] = strdup("qwen2-0.5b")))
+            suite.nllms = 1;
+        if (suite.ndtypes == 0)
+            suite.dtypes[suite.ndtypes++] = VLM_F32;
     } else {
         snprintf(suite.name, sizeof suite.name, "%s", "");
         suite.ngrids = 1;

@@ -799,6 +799,8 @@ vg_tensor vg_mean_hw(vg_graph *g, vg_tensor src, dnnl_data_type_t dt) {
     vg_tensor dst = vg_new(g, 4, (int64_t[]){1, c, 1, 1}, dt);
     if (dst == VG_NONE)
         return VG_NONE;
+    if (g->t[src].dims[2] * g->t[src].dims[3] == 1) /* oneDNN rejects a reduction that keeps */
+        return vg_reorder(g, src, dst);             /* the shape: the mean of one is a copy */
     node *n = add_node(g, VG_KIND_ELTWISE, 0);
     if (!n)
         return VG_NONE;

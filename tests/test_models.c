@@ -115,3 +115,28 @@ Test(models, synthetic_weights_are_deterministic_and_finite) {
     free(in);
     vlm_ctx_destroy(ctx);
 }
+
+Test(models, the_smallest_input_runs_and_gives_one_token) {
+    /* a 1x1 grid: the SE and head mean over one pixel is a copy (oneDNN rejects the reduction) */
+    vlm_error err = {0};
+    vlm_ctx *ctx;
+    vlm_ctx_params cp = vlm_ctx_default_params();
+    cr_assert_eq(vlm_ctx_create(&cp, &ctx, &err), VLM_OK);
+    vlm_plan_params p = vlm_plan_default_params();
+    p.model = "mci0";
+    p.height = p.width = 32;
+    p.pooled = 1;
+    vlm_plan *plan;
+    cr_assert_eq(vlm_plan_create(ctx, &p, &plan, &err), VLM_OK, "%s", err.msg);
+    vlm_plan_facts f;
+    vlm_plan_get_facts(plan, &f);
+    cr_assert_eq(f.tokens, 1);
+    float in[3 * 32 * 32], out[1024], pooled[512];
+    for (int i = 0; i < 3 * 32 * 32; i++)
+        in[i] = (float)(i % 7) / 7.0f;
+    cr_assert_eq(vlm_plan_run(plan, in, out, pooled, &err), VLM_OK, "%s", err.msg);
+    for (int i = 0; i < 512; i++)
+        cr_assert(isfinite(pooled[i]));
+    vlm_plan_destroy(plan);
+    vlm_ctx_destroy(ctx);
+}
