@@ -137,3 +137,8 @@ json_t *vlm_measurement_to_json(const vlm_measurement *m) {
     json_object_set_new(j, "samples", samp);
     return j;
 }
+
+int vlm_sampled_layers(int total_layers) {
+    int k = total_layers / 3;
+    return k < 4 ? 4 : k;
+}

@@ -151,11 +151,11 @@ static int bench_ttft(vlm_plan_params *vp, const vlm_runner_params *rp, const vl
     if (vlm_plan_facts_of(&lp, &lf, &err) != VLM_OK)
         goto fail;
     /* a whole prefill predicted over ~5 s at 50 GFLOP/s per thread is layer-sampled */
-    if (2.0 * lf.macs / (50e9 * vlm_ctx_threads(ctx)) > 5.0 && lf.layers_total > 4)
-        lp.layers = 4;
+    if (2.0 * lf.macs / (50e9 * vlm_ctx_threads(ctx)) > 5.0 && lf.layers_total > 5)
+        lp.layers = vlm_sampled_layers(lf.layers_total);
     vlm_status st = vlm_measure(ctx, &lp, rp, &pf, NULL, &err);
     if (st == VLM_ERR_NOMEM && lp.layers == 0) {
-        lp.layers = 4;
+        lp.layers = vlm_sampled_layers(lf.layers_total);
         st = vlm_measure(ctx, &lp, rp, &pf, NULL, &err);
     }
     if (st != VLM_OK)
@@ -236,7 +236,7 @@ int vlm_cmd_bench(int argc, char **argv) {
         case 'T': bad = vlm_cli_parse_double("bench", "--min-time", optarg, 0, 86400, &rp.min_time_s); break;
         case 'X': bad = vlm_cli_parse_double("bench", "--max-time", optarg, 0, 86400, &rp.max_time_s); break;
         case 'k': bad = vlm_cli_parse_int("bench", "--tokens", optarg, 1, 131072, &pp.tokens); break;
-        case 'L': bad = vlm_cli_parse_int("bench", "--layers", optarg, 1, 1000, &pp.layers); break;
+        case 'L': bad = vlm_cli_parse_int("bench", "--layers", optarg, 0, 1000, &pp.layers); break;
         case 'g': llm = optarg; break;
         case 'x': bad = vlm_cli_parse_int("bench", "--text-tokens", optarg, 0, 100000, &text_tokens); break;
         default: return vlm_cli_bad_option("bench", argv[optind - 1]);

@@ -105,14 +105,14 @@ static cached *measure_cached(cache *c, const char *key, vlm_ctx *ctx, const vlm
     return e;
 }
 
-/* Time the whole LLM only when it fits and one run is short; otherwise sample 4 layers. */
+/* Time the whole LLM only when it fits and one run is short; otherwise sample layers. */
 static int sampled_layers(const vlm_plan_params *p, int threads) {
     vlm_plan_facts f;
     vlm_error err = {0};
     if (vlm_plan_facts_of(p, &f, &err) != VLM_OK || f.layers_total < 6)
         return 0;
     double predicted_s = 2.0 * (double)f.macs / (50e9 * (threads > 0 ? threads : 1));
-    return predicted_s > 5.0 ? 4 : 0;
+    return predicted_s > 5.0 ? vlm_sampled_layers(f.layers_total) : 0;
 }
 
 /* Cuts a torn last line (what a writer killed mid-record leaves) off the results file, so the
@@ -534,7 +534,11 @@ expanded:
             pf = measure_cached(&prefills, key_buf, ctx, &lp, &rp);
             if (pf && pf->status == VLM_ERR_NOMEM && lp.layers == 0) {
                 /* does not fit whole: estimate from sampled layers instead */
-                lp.layers = 4;
+                vlm_plan_facts lf;
+                vlm_error e3 = {0};
+                lp.layers = vlm_plan_facts_of(&lp, &lf, &e3) == VLM_OK
+                                ? vlm_sampled_layers(lf.layers_total)
+                                : 4;
                 snprintf(key_buf, sizeof key_buf, "%s|%d|%d|%d", lm->name, prefill_tokens,
                          cf->dtype, lp.layers);
                 pf = measure_cached(&prefills, key_buf, ctx, &lp, &rp);

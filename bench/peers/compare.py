@@ -1,36 +1,51 @@
 #!/usr/bin/python3
-"""Side-by-side latency of one FastViT-family image tower in three implementations.
+"""Side-by-side latency of image towers and LLM prefill in three implementations.
 
     /usr/bin/python3 bench/peers/compare.py [--model fastvithd,mci0] [--res 256,512,1024]
         [--threads 1,2] [--rounds 3] [--reps 5] [--out /tmp/vlm_peers]
+    /usr/bin/python3 bench/peers/compare.py --model qwen2-0.5b,qwen2-1.5b --tokens 280
 
   engine  our vlmbench binary (`vlmbench bench --json`, accuracy with `vlmbench infer`)
   ort     ONNX Runtime, npm onnxruntime-node, CPU EP (bench/peers/ort_bench.mjs)
-  torch   Debian's PyTorch (this interpreter), tests/torch/fastvit_ref.py in inference form,
-          float32, no_grad; contiguous and channels_last are both timed and the faster
-          (lower median) is reported
+  torch   Debian's PyTorch (this interpreter), float32, no_grad. Image towers:
+          tests/torch/fastvit_ref.py in inference form, contiguous and channels_last both
+          timed and the faster (lower median) reported. LLMs: tests/torch/qwen2_ref.py's
+          OnnxPrefill, the module its ONNX export traces (eager; no layout variants)
 
-For every (model, res) the network is built once with a fixed seed (fastvit_ref.py: seeded
-training-form weights, rounded to f32, folded to inference form) and written to
-OUT/<model>_<H>x<W>/: weights.safetensors (timm names, inference form, F32), model.onnx
-(exported at that size), input.npy ([1,3,H,W] float32 in [0,1]) and expected.npy (the
-reference forward on those weights, [h*w, 2C] float32; float64 compute by default). The three
-implementations therefore run the same network, weights and thread count. For every thread
-count and every round the three run one after another (engine, ort, torch; engine, ort,
+Image towers (fastvithd, mci0-2): for every (model, res) the network is built once with a fixed
+seed (fastvit_ref.py: seeded training-form weights, rounded to f32, folded to inference form)
+and written to OUT/<model>_<H>x<W>/: weights.safetensors (timm names, inference form, F32),
+model.onnx (exported at that size), input.npy ([1,3,H,W] float32 in [0,1]) and expected.npy
+(the reference forward on those weights, [h*w, 2C] float32; float64 compute by default).
+
+LLMs (qwen2-0.5b, qwen2-1.5b; qwen2-tiny and vicuna-tiny for smoke runs): for every (model, N)
+a child process builds the seeded weights with qwen2_ref.py's code (kept in float32, the values
+qwen2_ref stores) and writes OUT/<model>_<N>tok/: weights.safetensors (HF names, F32),
+onnx/model.onnx (qwen2_ref's export: inputs_embeds [1,N,D] float32 -> last-position logits
+[1,V]; above protobuf's 2 GiB torch writes the weights as external data files next to it),
+input.npy (seeded inputs_embeds [N,D] float32, as qwen2_ref --embeds) and expected.npy (the
+last-position logits [1,V] of qwen2_ref.forward; float64 compute by default, the float32
+weights widened one tensor at a time so the 1.5B model needs no 12 GB float64 copy).
+
+The three implementations therefore run the same network, weights and thread count. For every
+thread count and every round the three run one after another (engine, ort, torch; engine, ort,
 torch; ...), each in a fresh process with OMP_PROC_BIND=close OMP_PLACES=cores
-OMP_NUM_THREADS=T; every timed sample is kept. Medians and minima are over all samples of all
-rounds. GFLOP/s = 2 * MACs / median, with the MACs vlmbench reports (convolutions, linears,
-QK^T and AV). Accuracy: max |out - expected| / max |expected| per implementation.
+OMP_NUM_THREADS=T; every timed sample and each process's peak RSS are kept. Medians and minima
+are over all samples of all rounds. GFLOP/s = 2 * MACs / median, with the MACs vlmbench reports
+(convolutions, linears, QK^T and AV; for LLMs the full N x N attention and the head on the last
+position). Accuracy: max |out - expected| / max |expected| per implementation.
 
 Writes OUT/compare.json (every sample, versions, `vlmbench env --json`, load averages) and
 prints a markdown table. Peers are context for our engine, not part of the product.
 """
 
 import argparse
+import contextlib
 import copy
 import datetime
 import gc
 import hashlib
+import io
 import json
 import os
 import platform
@@ -38,11 +53,13 @@ import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 REF_PY = os.path.join(ROOT, "tests", "torch", "fastvit_ref.py")
+QREF_PY = os.path.join(ROOT, "tests", "torch", "qwen2_ref.py")
 
 OMP_ENV = {"OMP_PROC_BIND": "close", "OMP_PLACES": "cores"}
 # before torch (and its OpenMP runtime) is loaded, so that the preparation step runs under the
@@ -57,14 +74,28 @@ except ImportError as e:  # pragma: no cover - wrong interpreter
 
 sys.path.insert(0, os.path.dirname(REF_PY))
 import fastvit_ref as ref  # noqa: E402
+import qwen2_ref as qref  # noqa: E402
 
-MODELS = ("fastvithd", "mci0", "mci1", "mci2")
-# the issue's configuration set
+VISION_MODELS = ("fastvithd", "mci0", "mci1", "mci2")
+# engine model name -> qwen2_ref.py preset (the same dims; checked against the engine's params)
+LLM_MODELS = {"qwen2-0.5b": "qwen2-0.5b", "qwen2-1.5b": "qwen2-1.5b",
+              "qwen2-tiny": "tiny-qwen2", "vicuna-tiny": "tiny-vicuna"}
+MODELS = VISION_MODELS + tuple(LLM_MODELS)
+# the issue's configuration set (image towers; the LLM set is --model qwen2-0.5b,qwen2-1.5b)
 DEFAULT_SET = [("fastvithd", 256, 256), ("fastvithd", 512, 512), ("fastvithd", 1024, 1024),
                ("mci0", 256, 256)]
 DEFAULT_RES = {"fastvithd": [256, 512, 1024], "mci0": [256], "mci1": [256], "mci2": [256]}
+DEFAULT_LLMS = ["qwen2-0.5b", "qwen2-1.5b"]
+DEFAULT_TOKENS = [280]
 IMPLS = ("engine", "ort", "torch")
 PREP_VERSION = 1
+LLM_PREP_VERSION = 1
+LLM_ROPE = "hf"          # qwen2_ref's default: HF's float32 inv_freq and angle
+LLM_OPSET = 14           # qwen2_ref.export_onnx's opset
+# cross-checks that hold the whole model twice more (float64 make_weights, verify_checkpoint)
+# run only below this many parameters
+LLM_SELF_CHECK_MAX_PARAMS = 50_000_000
+PROTOBUF_LIMIT = 2 ** 31 - 1
 
 
 # --------------------------------------------------------------------------------------
@@ -81,6 +112,18 @@ def loadavg():
             return [float(v) for v in f.read().split()[:3]]
     except OSError:
         return None
+
+
+def mem_available():
+    """MemAvailable in bytes, or None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def sha256_file(path):
@@ -150,17 +193,59 @@ def child_env(threads):
     return env
 
 
-def run_json(cmd, env, what):
-    """Run a child, return its stdout parsed as JSON; raise with its stderr on failure."""
-    p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+# Children are started through this small launcher, which forks and execs the command and
+# reports its wait4 ru_maxrss: Linux carries a process's high-water RSS across fork and exec,
+# so a child started directly from this (torch-sized, for image towers preparing in-process)
+# driver would be charged the driver's peak as well; the launcher's own is ~10 MB.
+_RSS_LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    except OSError as e:
+        sys.stderr.write(f"cannot run {sys.argv[2]}: {e}\\n")
+    finally:
+        os._exit(127)
+_, status, ru = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as f:
+    f.write(str(ru.ru_maxrss))
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
+def run_child(cmd, env, what, stderr_live=False):
+    """Run a child to completion; return (stdout, stderr, its peak RSS in MiB or None). Raise
+    with its stderr on failure. stderr_live: the child's stderr goes straight to ours
+    (progress of long steps) instead of being captured."""
+    fd, rss_path = tempfile.mkstemp(prefix="compare_rss_")
+    os.close(fd)
+    try:
+        p = subprocess.run([sys.executable, "-S", "-c", _RSS_LAUNCHER, rss_path] + list(cmd),
+                           env=env, stdout=subprocess.PIPE,
+                           stderr=None if stderr_live else subprocess.PIPE, text=True)
+        try:
+            with open(rss_path) as f:
+                rss = int(f.read()) / 1024.0          # Linux: ru_maxrss in KiB
+        except ValueError:
+            rss = None
+    finally:
+        os.remove(rss_path)
     if p.returncode != 0:
         raise RuntimeError(f"{what} failed (exit {p.returncode}): {' '.join(cmd)}\n"
-                           f"{p.stderr.strip()[-2000:]}")
+                           f"{(p.stderr or '').strip()[-2000:]}")
+    return p.stdout, p.stderr or "", rss
+
+
+def run_json(cmd, env, what, stderr_live=False):
+    """run_child, stdout parsed as JSON: (object, peak RSS MiB)."""
+    out, err, rss = run_child(cmd, env, what, stderr_live)
     try:
-        return json.loads(p.stdout)
+        return json.loads(out), rss
     except json.JSONDecodeError as e:
-        raise RuntimeError(f"{what}: no JSON on stdout ({e}): {p.stdout[:500]!r}\n"
-                           f"{p.stderr.strip()[-2000:]}")
+        raise RuntimeError(f"{what}: no JSON on stdout ({e}): {out[:500]!r}\n"
+                           f"{err.strip()[-2000:]}")
 
 
 def tokens_f(fmap):
@@ -170,14 +255,41 @@ def tokens_f(fmap):
 
 
 # --------------------------------------------------------------------------------------
-# safetensors (F32) -> inference-form FastViTRef, for the torch worker
+# configurations: ("vision", model, h, w) or ("llm", model, tokens)
+# --------------------------------------------------------------------------------------
+
+def is_llm(model_name):
+    return model_name in LLM_MODELS
+
+
+def cfg_label(c):
+    return f"{c['model']} {c['height']}x{c['width']}" if c["kind"] == "vision" \
+        else f"{c['model']} {c['tokens']} tok"
+
+
+def cfg_dir(out, c):
+    return os.path.join(out, f"{c['model']}_{c['height']}x{c['width']}" if c["kind"] == "vision"
+                        else f"{c['model']}_{c['tokens']}tok")
+
+
+def cfg_id(c):
+    return f"{c['model']}@{c['height']}x{c['width']}" if c["kind"] == "vision" \
+        else f"{c['model']}@{c['tokens']}tok"
+
+
+# --------------------------------------------------------------------------------------
+# safetensors (F32): reader for the torch worker, streaming writer for the LLM checkpoints
 # --------------------------------------------------------------------------------------
 
 def read_f32_safetensors(path):
+    """{name: float32 ndarray} viewing one writable buffer (no per-tensor copies)."""
+    size = os.path.getsize(path)
+    buf = bytearray(size)
     with open(path, "rb") as f:
-        buf = f.read()
+        if f.readinto(buf) != size:
+            raise ValueError(f"{path}: short read")
     (n,) = struct.unpack("<Q", buf[:8])
-    header = json.loads(buf[8:8 + n].decode("utf-8"))
+    header = json.loads(bytes(buf[8:8 + n]).decode("utf-8"))
     header.pop("__metadata__", None)
     base = 8 + n
     out = {}
@@ -185,10 +297,42 @@ def read_f32_safetensors(path):
         if v["dtype"] != "F32":
             raise ValueError(f"{path}: {name} is {v['dtype']}, the peer benchmark writes F32")
         a, b = v["data_offsets"]
+        if base + b > size or b - a != 4 * qref.numel(v["shape"]):
+            raise ValueError(f"{path}: {name} has bad data offsets")
         out[name] = np.frombuffer(buf, dtype="<f4", count=(b - a) // 4,
                                   offset=base + a).reshape(v["shape"])
     return out
 
+
+def write_f32_safetensors(path, named_tensors, metadata):
+    """The layout of qwen2_ref.write_safetensors (F32, compact JSON header padded to 8 bytes,
+    tensors in order), streamed tensor by tensor instead of joined in memory first: the 1.5B
+    checkpoint is 6 GB. Returns the data bytes written."""
+    if sys.byteorder != "little":
+        raise RuntimeError("safetensors are little-endian; this writer assumes a little-endian host")
+    header = {"__metadata__": {str(k): str(v) for k, v in metadata.items()}}
+    off = 0
+    for name, t in named_tensors:
+        nb = 4 * t.numel()
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + nb]}
+        off += nb
+    hjson = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    hjson += b" " * ((8 - len(hjson) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(hjson)))
+        f.write(hjson)
+        for name, t in named_tensors:
+            if t.dtype != torch.float32:
+                raise TypeError(f"{name}: {t.dtype}, want float32")
+            t.contiguous().numpy().tofile(f)
+        if f.tell() != 8 + len(hjson) + off:
+            raise RuntimeError(f"{path}: wrote {f.tell()} bytes, header says {8 + len(hjson) + off}")
+    return off
+
+
+# --------------------------------------------------------------------------------------
+# image towers: safetensors (F32) -> inference-form FastViTRef, for the torch worker
+# --------------------------------------------------------------------------------------
 
 def load_folded_model(model_name, weights):
     """The inference-form reference model in float32 with the tensors of `weights` (timm)."""
@@ -215,12 +359,72 @@ def load_folded_model(model_name, weights):
 
 
 # --------------------------------------------------------------------------------------
+# LLMs: qwen2_ref's weights in float32, its float64 forward without a float64 copy,
+# and its OnnxPrefill module loaded from the checkpoint
+# --------------------------------------------------------------------------------------
+
+def llm_cfg(model_name):
+    return dict(qref.PRESETS[LLM_MODELS[model_name]])
+
+
+def llm_weights_f32(cfg, seed):
+    """qwen2_ref.make_weights(cfg, seed, "f32") with every tensor kept in float32 instead of
+    float64: the same generator, draws, order and values (make_weights rounds each tensor to
+    f32 and widens it back to float64; the widening is skipped here). Half the memory: the
+    1.5B model's float64 table would be 12 GB."""
+    orig = qref.round_to
+
+    def round_to_f32(t, dtype):
+        assert dtype == "f32"
+        return t.to(torch.float32)
+
+    qref.round_to = round_to_f32
+    try:
+        return qref.make_weights(cfg, seed, "f32")
+    finally:
+        qref.round_to = orig
+
+
+class _Float64View:
+    """W[name] widened to float64 on each access: qwen2_ref.forward reads every weight once per
+    use, so at most one float64 tensor (the largest: the embedding/head) exists at a time."""
+
+    def __init__(self, W):
+        self.W = W
+
+    def __getitem__(self, name):
+        return self.W[name].to(torch.float64)
+
+
+def llm_ckpt_items(cfg, W):
+    return [(qref.ckpt_name(name, "model."), W[name]) for name, _, _, _ in qref.tensor_table(cfg)]
+
+
+def load_llm_module(model_name, weights, tokens):
+    """qwen2_ref.OnnxPrefill (float32) holding the tensors of `weights` (HF names, F32)."""
+    cfg = llm_cfg(model_name)
+    tensors = read_f32_safetensors(weights)
+    W = {}
+    for name, shape, _, _ in qref.tensor_table(cfg):
+        ck = qref.ckpt_name(name, "model.")
+        if ck not in tensors:
+            raise KeyError(f"{weights}: missing {ck}")
+        arr = tensors.pop(ck)
+        if tuple(arr.shape) != tuple(shape):
+            raise ValueError(f"{weights}: {ck} has shape {list(arr.shape)}, want {list(shape)}")
+        W[name] = torch.from_numpy(arr)             # no copy: a view of the file buffer
+    if tensors:
+        raise ValueError(f"{weights}: unexpected tensors {sorted(tensors)[:5]}")
+    return qref.OnnxPrefill(W, cfg, tokens, LLM_ROPE).eval()
+
+
+# --------------------------------------------------------------------------------------
 # torch worker: `compare.py torch-worker ...` (a fresh process per round, like the others)
 # --------------------------------------------------------------------------------------
 
 TORCH_FORMATS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
 TORCH_VARIANTS = ("contiguous", "channels_last", "frozen")
-TORCH_TAGS = {"contiguous": "", "channels_last": " (cl)", "frozen": " (jit)"}
+TORCH_TAGS = {"contiguous": "", "channels_last": " (cl)", "frozen": " (jit)", "eager": ""}
 
 
 class _Tokens(torch.nn.Module):
@@ -243,11 +447,14 @@ def torch_worker(argv):
     ap.add_argument("--threads", type=int, required=True)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--formats", default="contiguous,channels_last")
+    ap.add_argument("--formats", default="contiguous,channels_last",
+                    help="image towers only (LLMs: eager)")
     ap.add_argument("--max-time", type=float, default=600.0)
     a = ap.parse_args(argv)
-    for fmt in a.formats.split(","):
-        if fmt not in TORCH_VARIANTS:
+    llm = is_llm(a.model)
+    formats = ["eager"] if llm else a.formats.split(",")
+    for fmt in formats:
+        if not llm and fmt not in TORCH_VARIANTS:
             ap.error(f"unknown torch variant '{fmt}' (one of {', '.join(TORCH_VARIANTS)})")
 
     torch.set_num_threads(a.threads)
@@ -255,19 +462,27 @@ def torch_worker(argv):
         torch.set_num_interop_threads(1)
     except RuntimeError:
         pass
-    t0 = time.perf_counter()
-    model = load_folded_model(a.model, a.weights)
-    load_ms = (time.perf_counter() - t0) * 1e3
     x = torch.from_numpy(np.load(a.input).astype(np.float32, copy=False))
+    t0 = time.perf_counter()
+    if llm:
+        if x.dim() != 2:
+            ap.error(f"{a.input}: LLM input must be [N, D] embeddings, got {list(x.shape)}")
+        model = load_llm_module(a.model, a.weights, x.shape[0])
+        x = x[None].contiguous()                      # [1, N, D], as the ONNX graph takes it
+    else:
+        model = load_folded_model(a.model, a.weights)
+    load_ms = (time.perf_counter() - t0) * 1e3
     exp = np.load(a.expected) if a.expected else None
 
     res = {"runtime": "torch", "version": torch.__version__, "threads": torch.get_num_threads(),
            "interop_threads": torch.get_num_interop_threads(), "load_ms": load_ms,
            "warmup": a.warmup, "reps": a.reps, "formats": {}}
     with torch.no_grad():
-        for fmt in a.formats.split(","):
+        for fmt in formats:
             t0 = time.perf_counter()
-            if fmt == "frozen":
+            if fmt == "eager":                           # LLM: qwen2_ref.OnnxPrefill as is
+                xf, fn = x, model
+            elif fmt == "frozen":
                 model = model.to(memory_format=torch.contiguous_format)
                 xf = x.contiguous()
                 fn = torch.jit.optimize_for_inference(
@@ -300,7 +515,7 @@ def torch_worker(argv):
 
 
 # --------------------------------------------------------------------------------------
-# preparation: weights, onnx, input, expected output
+# image towers: preparation of weights, onnx, input, expected output (in this process)
 # --------------------------------------------------------------------------------------
 
 def prepare(model_name, h, w, seed, ref_dtype, opset, d, threads):
@@ -382,30 +597,183 @@ def prepare(model_name, h, w, seed, ref_dtype, opset, d, threads):
 
 
 # --------------------------------------------------------------------------------------
+# LLMs: preparation in a child process (`compare.py llm-prepare ...`), so that the driver
+# stays small while the measured processes run
+# --------------------------------------------------------------------------------------
+
+def llm_files(d):
+    return {"weights": os.path.join(d, "weights.safetensors"),
+            "onnx": os.path.join(d, "onnx", "model.onnx"),
+            "input": os.path.join(d, "input.npy"),
+            "expected": os.path.join(d, "expected.npy")}
+
+
+def llm_prepare_estimate(cfg):
+    """Rough peak bytes of llm-prepare: the float32 weights W, plus the largest of
+      make_weights' float64 temporaries of one tensor (~3 x 8 bytes x its size),
+      the float64 forward's widened tensor (8 bytes x the largest) and
+      torch.onnx.export: the folded (transposed) copy of every weight, and below protobuf's
+      2 GiB the serialized model held about three times more (bytes, Python copy, checker);
+      plus ~0.3 GiB for Python and torch themselves."""
+    total = qref.param_counts(cfg)[0]
+    big = max(qref.numel(s) for _, s, _, _ in qref.tensor_table(cfg))
+    wb = 4 * total
+    export = wb * (2 if wb >= PROTOBUF_LIMIT else 5)
+    return int(max(wb + 24 * big, wb + 8 * big, export) + 0.3 * 2**30), wb
+
+
+def llm_prepare_worker(argv):
+    ap = argparse.ArgumentParser(prog="compare.py llm-prepare")
+    ap.add_argument("--model", required=True, choices=sorted(LLM_MODELS))
+    ap.add_argument("--tokens", type=int, required=True)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ref-dtype", choices=("f64", "f32"), default="f64")
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    cfg = llm_cfg(a.model)
+    N = a.tokens
+    files = llm_files(a.dir)
+    tag = f"{a.model} {N} tok"
+    total, nonemb, _ = qref.param_counts(cfg)
+    est, wb = llm_prepare_estimate(cfg)
+    avail = mem_available()
+    log(f"{tag}: {total / 1e6:.1f} M params, {wb / 2**30:.2f} GiB in f32; preparation needs "
+        f"about {est / 2**30:.1f} GiB, {'?' if avail is None else f'{avail / 2**30:.1f}'} GiB "
+        f"available")
+    if avail is not None and est > avail:
+        log(f"{tag}: WARNING: the estimate exceeds the available memory")
+    os.makedirs(os.path.dirname(files["onnx"]), exist_ok=True)
+    t0 = time.time()
+
+    log(f"{tag}: seeded weights (qwen2_ref.make_weights, seed {a.seed}, kept in f32)")
+    W = llm_weights_f32(cfg, a.seed)
+    small = total <= LLM_SELF_CHECK_MAX_PARAMS
+    if small:      # the float32 shortcut gives exactly qwen2_ref's values
+        W64 = qref.make_weights(cfg, a.seed, "f32")
+        assert all(torch.equal(W64[k], W[k].to(torch.float64)) for k in W64) and \
+            set(W64) == set(W), "llm_weights_f32 differs from qwen2_ref.make_weights"
+        del W64
+    meta = {"format": "pt", "generator": "vlmbench bench/peers/compare.py via qwen2_ref.py",
+            "model": a.model, "preset": LLM_MODELS[a.model], "model_type": qref.model_type(cfg),
+            "seed": a.seed, "dtype": "f32"}
+    nbytes = write_f32_safetensors(files["weights"], llm_ckpt_items(cfg, W), meta)
+    if small:
+        qref.verify_checkpoint([files["weights"]], W, cfg, "model.", "lm_head.weight")
+    log(f"{tag}: wrote {files['weights']} ({nbytes / 2**30:.2f} GiB)")
+
+    _, emb = qref.make_inputs(cfg, a.seed, N, True)            # [N, D] float32, seed + 1
+    np.save(files["input"], emb.numpy())
+
+    log(f"{tag}: reference forward ({a.ref_dtype})")
+    t1 = time.time()
+    with torch.no_grad():
+        if a.ref_dtype == "f64":
+            _, logits = qref.forward(_Float64View(W), cfg, emb.to(torch.float64), LLM_ROPE)
+        else:      # the float32 OnnxPrefill, i.e. the torch column's own module
+            logits = qref.OnnxPrefill(W, cfg, N, LLM_ROPE).eval()(emb[None])[0]
+        logits = logits.to(torch.float64)
+    ref_s = time.time() - t1
+    if not torch.isfinite(logits).all():
+        raise RuntimeError(f"{tag}: reference logits are not finite")
+    exp = logits.to(torch.float32).numpy()[None]                 # [1, V], as all three output
+    np.save(files["expected"], exp)
+
+    log(f"{tag}: ONNX export (qwen2_ref.export_onnx, opset {LLM_OPSET})")
+    t1 = time.time()
+    onnx_error = None
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(captured):     # our stdout carries the JSON result
+            qref.export_onnx(W, cfg, N, LLM_ROPE, files["onnx"], emb, logits)
+    except Exception as e:  # the other two still run
+        onnx_error = f"{type(e).__name__}: {e}"
+        log(f"ONNX export failed: {onnx_error}")
+    for line in captured.getvalue().splitlines():
+        log(f"{tag}: qwen2_ref: {line}")
+    export_s = time.time() - t1
+    onnx_dir = os.path.dirname(files["onnx"])
+    onnx_files = sorted(os.listdir(onnx_dir)) if os.path.isdir(onnx_dir) else []
+    onnx_bytes = sum(os.path.getsize(os.path.join(onnx_dir, f)) for f in onnx_files)
+    info = {"files": {k: os.path.relpath(p, a.dir) for k, p in files.items()},
+            "preset": LLM_MODELS[a.model], "config": cfg, "params": total,
+            "non_embedding_params": nonemb, "weights_bytes": nbytes,
+            "input_shape": list(emb.shape), "output_shape": list(exp.shape),
+            "expected_absmax": float(np.abs(exp).max()), "reference_forward_s": ref_s,
+            "onnx_export_s": export_s, "onnx_error": onnx_error,
+            "onnx_module_check": captured.getvalue().strip().splitlines()[:1],
+            "onnx_bytes": onnx_bytes,
+            "onnx_external_data_files": max(0, len(onnx_files) - 1),
+            "estimated_peak_bytes": est, "prepare_s": time.time() - t0}
+    log(f"{tag}: prepared in {info['prepare_s']:.1f} s (ONNX {onnx_bytes / 2**30:.2f} GiB in "
+        f"{len(onnx_files)} file(s))")
+    print(json.dumps(info))
+    return 0
+
+
+def prepare_llm(a, model_name, n, d, threads):
+    """Reuse OUT/<model>_<N>tok/ when its key matches, else run llm-prepare in a child."""
+    files = llm_files(d)
+    key = {"version": LLM_PREP_VERSION, "model": model_name, "preset": LLM_MODELS[model_name],
+           "tokens": n, "seed": a.seed, "ref_dtype": a.ref_dtype, "rope": LLM_ROPE,
+           "opset": LLM_OPSET, "qwen2_ref_sha256": sha256_file(QREF_PY),
+           "torch": torch.__version__}
+    meta_path = os.path.join(d, "prep.json")
+    if all(os.path.exists(p) for p in files.values()) and os.path.exists(meta_path):
+        with open(meta_path) as f:
+            old = json.load(f)
+        if old.get("key") == key:
+            log(f"{model_name} {n} tok: reusing {d}")
+            return files, old
+    for k, p in files.items():
+        if k != "onnx" and os.path.exists(p):
+            os.remove(p)
+    if os.path.exists(meta_path):
+        os.remove(meta_path)
+    shutil.rmtree(os.path.dirname(files["onnx"]), ignore_errors=True)   # + external data
+    os.makedirs(d, exist_ok=True)
+    cmd = [sys.executable, os.path.abspath(__file__), "llm-prepare", "--model", model_name,
+           "--tokens", str(n), "--seed", str(a.seed), "--ref-dtype", a.ref_dtype, "--dir", d,
+           "--threads", str(threads)]
+    info, rss = run_json(cmd, child_env(threads), "LLM preparation", stderr_live=True)
+    info["key"] = key
+    info["peak_rss_mb"] = rss
+    if info.get("onnx_error") is None:
+        with open(meta_path, "w") as f:
+            json.dump(info, f, indent=1)
+    log(f"{model_name} {n} tok: preparation peak RSS {fmt_gib(rss)} GiB "
+        f"(estimated {info['estimated_peak_bytes'] / 2**30:.2f} GiB)")
+    return files, info
+
+
+# --------------------------------------------------------------------------------------
 # one run of each implementation
 # --------------------------------------------------------------------------------------
 
-def run_engine(a, model_name, h, w, files, threads):
-    cmd = [a.vlmbench, "bench", "--model", model_name, "--res", f"{h}x{w}",
-           "--weights", files["weights"], "--threads", str(threads), "--json",
-           "--warmup", str(a.warmup), "--min-reps", str(a.reps), "--min-time", "0",
-           "--max-time", f"{a.max_time:g}"]
-    j = run_json(cmd, child_env(threads), "vlmbench bench")
-    vm = j["vision_ms"]
+def run_engine(a, c, files, threads):
+    cmd = [a.vlmbench, "bench", "--model", c["model"]]
+    cmd += (["--tokens", str(c["tokens"])] if c["kind"] == "llm"
+            else ["--res", f"{c['height']}x{c['width']}"])
+    cmd += ["--weights", files["weights"], "--threads", str(threads), "--json",
+            "--warmup", str(a.warmup), "--min-reps", str(a.reps), "--min-time", "0",
+            "--max-time", f"{a.max_time:g}"]
+    j, rss = run_json(cmd, child_env(threads), "vlmbench bench")
+    vm = j["prefill_ms"] if c["kind"] == "llm" else j["vision_ms"]
+    if vm.get("estimated"):
+        raise RuntimeError("vlmbench reported a layer-sampled estimate, not a measurement")
     return {"samples": list(vm["samples"]), "median": vm["median"], "min": vm["min"],
             "macs": j["macs"], "gflops": j.get("gflops"), "build_ms": j.get("build_ms"),
             "threads": j.get("threads"), "tokens": j.get("tokens"),
-            "feature_dim": j.get("feature_dim")}
+            "feature_dim": j.get("feature_dim"), "params": j.get("params"),
+            "peak_rss_mb": rss}
 
 
 def engine_accuracy(a, model_name, files, threads, d):
     out = os.path.join(d, f"engine_out_t{threads}.npy")
     cmd = [a.vlmbench, "infer", "--model", model_name, "--weights", files["weights"],
            "--input", files["input"], "--output", out, "--threads", str(threads)]
-    p = subprocess.run(cmd, env=child_env(threads), stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True)
-    if p.returncode != 0:
-        raise RuntimeError(f"vlmbench infer failed (exit {p.returncode}): {p.stderr.strip()}")
+    run_child(cmd, child_env(threads), "vlmbench infer")
     y = np.load(out)
     exp = np.load(files["expected"])
     if tuple(y.shape) != tuple(exp.shape):
@@ -414,21 +782,29 @@ def engine_accuracy(a, model_name, files, threads, d):
     return max_rel_err(y, exp)
 
 
-def run_ort(a, files, threads):
+def run_ort(a, c, files, threads):
     cmd = [a.node, os.path.join(HERE, "ort_bench.mjs"), "--model", files["onnx"],
            "--input", files["input"], "--expected", files["expected"],
            "--threads", str(threads), "--warmup", str(a.warmup), "--reps", str(a.reps),
            "--max-time", f"{a.max_time:g}"]
-    return run_json(cmd, child_env(threads), "ort_bench.mjs")
+    if c["kind"] == "llm":      # input.npy is [N, D]; the graph takes inputs_embeds [1, N, D]
+        n, dim = np.load(files["input"], mmap_mode="r").shape
+        cmd += ["--shape", f"1,{n},{dim}"]
+    r, rss = run_json(cmd, child_env(threads), "ort_bench.mjs")
+    r["peak_rss_mb"] = rss
+    return r
 
 
-def run_torch(a, model_name, files, threads):
-    cmd = [sys.executable, os.path.abspath(__file__), "torch-worker", "--model", model_name,
+def run_torch(a, c, files, threads):
+    cmd = [sys.executable, os.path.abspath(__file__), "torch-worker", "--model", c["model"],
            "--weights", files["weights"], "--input", files["input"],
            "--expected", files["expected"], "--threads", str(threads),
-           "--warmup", str(a.warmup), "--reps", str(a.reps), "--formats", a.torch_variants,
+           "--warmup", str(a.torch_warmup), "--reps", str(a.reps),
+           "--formats", "eager" if c["kind"] == "llm" else a.torch_variants,
            "--max-time", f"{a.max_time:g}"]
-    return run_json(cmd, child_env(threads), "torch worker")
+    r, rss = run_json(cmd, child_env(threads), "torch worker")
+    r["peak_rss_mb"] = rss
+    return r
 
 
 # --------------------------------------------------------------------------------------
@@ -436,13 +812,21 @@ def run_torch(a, model_name, files, threads):
 # --------------------------------------------------------------------------------------
 
 def configs_from_args(a):
-    if a.model is None and a.res is None:
-        return list(DEFAULT_SET)
-    models = a.model or ["fastvithd", "mci0"]
+    if a.model is None and a.res is None and a.tokens is None:
+        return [{"kind": "vision", "model": m, "height": h, "width": w} for m, h, w in DEFAULT_SET]
+    if a.model is not None:
+        models = a.model
+    else:
+        models = (["fastvithd", "mci0"] if a.res is not None else []) + \
+                 (DEFAULT_LLMS if a.tokens is not None else [])
     out = []
     for m in models:
-        for h, w in (a.res or [(r, r) for r in DEFAULT_RES[m]]):
-            out.append((m, h, w))
+        if is_llm(m):
+            for n in (a.tokens or DEFAULT_TOKENS):
+                out.append({"kind": "llm", "model": m, "tokens": n})
+        else:
+            for h, w in (a.res or [(r, r) for r in DEFAULT_RES[m]]):
+                out.append({"kind": "vision", "model": m, "height": h, "width": w})
     return out
 
 
@@ -467,6 +851,8 @@ def summarize(row):
         s["median"] = median(s["samples"])
         s["min"] = min(s["samples"]) if s["samples"] else None
         s["gflops"] = (2.0 * macs / (s["median"] * 1e6)) if (macs and s["median"]) else None
+        rss = [v for v in s.pop("rss", []) if v is not None]
+        s["peak_rss_mb"] = max(rss) if rss else None
     e = row["impl"]["engine"]["median"]
     for impl in ("ort", "torch"):
         m = row["impl"][impl]["median"]
@@ -481,29 +867,48 @@ def fmt_err(v):
     return "—" if v is None else f"{v:.1e}"
 
 
+def fmt_gib(mb):
+    return "—" if mb is None else f"{mb / 1024:.2f}"
+
+
+def row_input(r):
+    return f"{r['height']}x{r['width']}" if r.get("kind", "vision") == "vision" \
+        else f"{r['tokens']} tok"
+
+
 def markdown(report):
     a = report["args"]
+    kinds = {r.get("kind", "vision") for r in report["results"]} or {"vision"}
+    torch_desc = []
+    if "vision" in kinds:
+        torch_desc.append(
+            f"image towers best of {'/'.join(a['torch_variants'])} (cl = channels_last"
+            f"{', jit = frozen' if 'frozen' in a['torch_variants'] else ''})")
+    if "llm" in kinds:
+        torch_desc.append("LLMs qwen2_ref's OnnxPrefill, eager")
+    torch_rounds = (f", torch in the first {a['torch_rounds']} round(s)"
+                    if a["torch_rounds"] < a["rounds"] else "")
     lines = [
         f"Peers vs engine: {a['rounds']} round(s) x {a['reps']} rep(s) per implementation per "
-        f"thread count, interleaved engine -> ORT -> torch; medians and minima over all samples; "
-        f"OMP_PROC_BIND=close OMP_PLACES=cores OMP_NUM_THREADS=T for all three; "
-        f"ORT {report['versions'].get('onnxruntime_node')} (intra T, inter 1, opt all, "
-        f"sequential); torch {report['versions'].get('torch')} f32 no_grad, best of "
-        f"{'/'.join(a['torch_variants'])} (cl = channels_last"
-        f"{', jit = frozen' if 'frozen' in a['torch_variants'] else ''}); "
-        f"ratio > 1 = our engine faster; err = max rel error "
-        f"vs the {a['ref_dtype']} reference output.",
+        f"thread count{torch_rounds}, interleaved engine -> ORT -> torch; medians and minima "
+        f"over all samples; OMP_PROC_BIND=close OMP_PLACES=cores OMP_NUM_THREADS=T for all "
+        f"three; ORT {report['versions'].get('onnxruntime_node')} (intra T, inter 1, opt all, "
+        f"sequential); torch {report['versions'].get('torch')} f32 no_grad, "
+        f"{'; '.join(torch_desc)}; ratio > 1 = our engine faster; err = max rel error "
+        f"vs the {a['ref_dtype']} reference output (LLMs: the last position's logits); "
+        f"RSS = peak resident set of each process.",
         "",
-        "| model | res | thr | engine ms med / min | ORT ms med / min | torch ms med / min "
-        "| GFLOP/s engine / ORT / torch | ORT/engine | torch/engine | err engine / ORT / torch |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| model | input | thr | engine ms med / min | ORT ms med / min | torch ms med / min "
+        "| GFLOP/s engine / ORT / torch | ORT/engine | torch/engine | err engine / ORT / torch "
+        "| RSS GiB engine / ORT / torch |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in report["results"]:
         i = r["impl"]
         tf = i["torch"].get("best_format")
         tag = TORCH_TAGS.get(tf, "")
         lines.append(
-            f"| {r['model']} | {r['height']}x{r['width']} | {r['threads']} "
+            f"| {r['model']} | {row_input(r)} | {r['threads']} "
             f"| {fmt_num(i['engine']['median'], '.2f')} / {fmt_num(i['engine']['min'], '.2f')} "
             f"| {fmt_num(i['ort']['median'], '.2f')} / {fmt_num(i['ort']['min'], '.2f')} "
             f"| {fmt_num(i['torch']['median'], '.2f')} / {fmt_num(i['torch']['min'], '.2f')}{tag} "
@@ -511,9 +916,12 @@ def markdown(report):
             f"{fmt_num(i['torch']['gflops'], '.1f')} "
             f"| {fmt_num(r['ratio_ort_engine'], '.2f')} | {fmt_num(r['ratio_torch_engine'], '.2f')} "
             f"| {fmt_err(i['engine'].get('max_rel_err'))} / {fmt_err(i['ort'].get('max_rel_err'))} "
-            f"/ {fmt_err(i['torch'].get('max_rel_err'))} |")
-    errs = [f"- {r['model']} {r['height']}x{r['width']} t{r['threads']} {impl}: {e}"
+            f"/ {fmt_err(i['torch'].get('max_rel_err'))} "
+            f"| {fmt_gib(i['engine'].get('peak_rss_mb'))} / {fmt_gib(i['ort'].get('peak_rss_mb'))} "
+            f"/ {fmt_gib(i['torch'].get('peak_rss_mb'))} |")
+    errs = [f"- {r['model']} {row_input(r)} t{r['threads']} {impl}: {e}"
             for r in report["results"] for impl in IMPLS for e in r["impl"][impl]["errors"]]
+    errs += [f"- {p['config']} preparation: {p['error']}" for p in report.get("prepare_failures", [])]
     if errs:
         lines += ["", "Failures:"] + errs
     return "\n".join(lines)
@@ -544,19 +952,98 @@ def versions(a):
     return v
 
 
+def new_row(c, t, d, prep):
+    row = dict(c)
+    row.update({"threads": t, "dir": d, "prepare": prep, "loadavg_before": loadavg(),
+                "rounds": [],
+                "impl": {"engine": {"samples": [], "errors": [], "rss": []},
+                         "ort": {"samples": [], "errors": [], "rel_errs": [], "rss": []},
+                         "torch": {"formats": {}, "errors": [], "rss": []}}})
+    return row
+
+
+def measure_row(a, c, files, prep, t, d):
+    """All rounds of one (config, thread count): engine, ORT, torch per round."""
+    row = new_row(c, t, d, prep)
+    imp = row["impl"]
+    label = cfg_label(c)
+    try:
+        imp["engine"]["max_rel_err"] = engine_accuracy(a, c["model"], files, t, d)
+    except Exception as e:
+        imp["engine"]["errors"].append(f"infer: {e}")
+    for rnd in range(a.rounds):
+        log(f"{label} t{t} round {rnd + 1}/{a.rounds}")
+        rr = {"round": rnd + 1}
+        try:
+            r = run_engine(a, c, files, t)
+            imp["engine"]["samples"] += r["samples"]
+            imp["engine"]["rss"].append(r["peak_rss_mb"])
+            row["macs"] = r["macs"]
+            if c["kind"] == "vision":
+                row["tokens"], row["feature_dim"] = r["tokens"], r["feature_dim"]
+            else:
+                row["vocab"], row["params"] = r["feature_dim"], r["params"]
+            rr["engine"] = {k: r[k] for k in ("median", "min", "build_ms", "samples",
+                                              "peak_rss_mb")}
+        except Exception as e:
+            imp["engine"]["errors"].append(str(e))
+        if prep.get("onnx_error"):
+            if rnd == 0:
+                imp["ort"]["errors"].append(f"no ONNX model: {prep['onnx_error']}")
+        else:
+            try:
+                r = run_ort(a, c, files, t)
+                imp["ort"]["samples"] += r["samples"]
+                imp["ort"]["rel_errs"].append(r.get("max_rel_err"))
+                imp["ort"]["rss"].append(r["peak_rss_mb"])
+                rr["ort"] = {k: r.get(k) for k in ("median", "min", "session_create_ms",
+                                                    "samples", "max_rel_err", "peak_rss_mb")}
+            except Exception as e:
+                imp["ort"]["errors"].append(str(e))
+        if rnd < a.torch_rounds:
+            try:
+                r = run_torch(a, c, files, t)
+                rr["torch"] = r
+                imp["torch"]["rss"].append(r["peak_rss_mb"])
+                for fmt, fs in r["formats"].items():
+                    agg = imp["torch"]["formats"].setdefault(fmt, {"samples": [], "rel_errs": []})
+                    agg["samples"] += fs["samples"]
+                    if fs.get("max_rel_err") is not None:
+                        agg["rel_errs"].append(fs["max_rel_err"])
+            except Exception as e:
+                imp["torch"]["errors"].append(str(e))
+        row["rounds"].append(rr)
+    if c["kind"] == "llm" and row.get("params") is not None and \
+            row["params"] != prep.get("params"):
+        imp["engine"]["errors"].append(f"engine model has {row['params']} params, qwen2_ref "
+                                       f"preset {LLM_MODELS[c['model']]} {prep.get('params')}")
+    ort_errs = [v for v in imp["ort"].pop("rel_errs") if v is not None]
+    imp["ort"]["max_rel_err"] = max(ort_errs) if ort_errs else None
+    summarize(row)
+    row["loadavg_after"] = loadavg()
+    return row
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "torch-worker":
         return torch_worker(argv[1:])
+    if argv and argv[0] == "llm-prepare":
+        return llm_prepare_worker(argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  epilog=__doc__.split("\n\n", 1)[1],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=parse_models,
-                    help="comma-separated models (fastvithd, mci0, mci1, mci2); without --model "
-                         "and --res: the issue's set (FastViTHD 256/512/1024, MCi0 256)")
+                    help="comma-separated models: image towers fastvithd, mci0, mci1, mci2; "
+                         "LLMs qwen2-0.5b, qwen2-1.5b, qwen2-tiny, vicuna-tiny. Without "
+                         "--model, --res and --tokens: the issue's image set (FastViTHD "
+                         "256/512/1024, MCi0 256); the issue's LLM set is --model "
+                         "qwen2-0.5b,qwen2-1.5b (280 tokens)")
     ap.add_argument("--res", type=parse_res,
-                    help="comma-separated sizes, R or HxW (default per model: fastvithd "
-                         "256,512,1024; mci* 256)")
+                    help="image towers: comma-separated sizes, R or HxW (default per model: "
+                         "fastvithd 256,512,1024; mci* 256)")
+    ap.add_argument("--tokens", type=parse_int_list,
+                    help="LLMs: comma-separated prefill lengths (default 280)")
     ap.add_argument("--threads", type=parse_int_list, default=[1, 2],
                     help="comma-separated thread counts (default 1,2)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
@@ -564,6 +1051,11 @@ def main(argv=None):
                     help="timed repetitions per implementation per round (default 5)")
     ap.add_argument("--warmup", type=int, default=1,
                     help="untimed passes per implementation per round (default 1)")
+    ap.add_argument("--torch-warmup", type=int,
+                    help="untimed passes of the torch worker per round (default: --warmup)")
+    ap.add_argument("--torch-rounds", type=int,
+                    help="run torch in the first K rounds only (default: every round); for "
+                         "models where one torch pass takes minutes")
     ap.add_argument("--max-time", type=float, default=600.0,
                     help="seconds of timed passes after which an implementation (each torch "
                          "variant) stops a round early, keeping >= 1 sample (default 600, "
@@ -576,17 +1068,28 @@ def main(argv=None):
     ap.add_argument("--ref-dtype", choices=("f64", "f32"), default="f64",
                     help="compute precision of the reference output (default f64, from the "
                          "same f32 weights and input)")
-    ap.add_argument("--opset", type=int, default=14, help="ONNX opset (default 14)")
+    ap.add_argument("--opset", type=int, default=14,
+                    help="ONNX opset of the image towers (default 14; LLMs: qwen2_ref's 14)")
     ap.add_argument("--torch-variants", default="contiguous,channels_last",
-                    help="torch variants timed, the fastest reported (default "
+                    help="image towers: torch variants timed, the fastest reported (default "
                          "contiguous,channels_last; opt-in: frozen = torch.jit.trace + freeze + "
-                         "optimize_for_inference, which sends every conv to oneDNN)")
+                         "optimize_for_inference, which sends every conv to oneDNN). LLMs: "
+                         "eager only")
     a = ap.parse_args(argv)
     for v in a.torch_variants.split(","):
         if v not in TORCH_VARIANTS:
             ap.error(f"unknown --torch-variants entry '{v}' (one of {', '.join(TORCH_VARIANTS)})")
     if a.rounds < 1 or a.reps < 1 or a.warmup < 0 or a.max_time <= 0:
         ap.error("--rounds and --reps must be >= 1, --warmup >= 0, --max-time > 0")
+    a.torch_warmup = a.warmup if a.torch_warmup is None else a.torch_warmup
+    a.torch_rounds = a.rounds if a.torch_rounds is None else min(a.torch_rounds, a.rounds)
+    if a.torch_warmup < 0 or a.torch_rounds < 0:
+        ap.error("--torch-warmup and --torch-rounds must be >= 0")
+    configs = configs_from_args(a)
+    if a.res is not None and not any(c["kind"] == "vision" for c in configs):
+        ap.error("--res applies to image towers; LLMs take --tokens")
+    if a.tokens is not None and not any(c["kind"] == "llm" for c in configs):
+        ap.error("--tokens applies to LLMs; image towers take --res")
     a.vlmbench = os.path.abspath(a.vlmbench)
     if not os.access(a.vlmbench, os.X_OK):
         ap.error(f"{a.vlmbench} is not an executable; build it with "
@@ -596,98 +1099,63 @@ def main(argv=None):
     if not os.path.isdir(os.path.join(HERE, "node_modules", "onnxruntime-node")):
         ap.error(f"onnxruntime-node is not installed: run `npm ci --prefix {HERE}`")
 
-    configs = configs_from_args(a)
     os.makedirs(a.out, exist_ok=True)
     out_json = os.path.join(a.out, "compare.json")
-    env_json = run_json([a.vlmbench, "env", "--json"], child_env(max(a.threads)),
-                        "vlmbench env")
+    env_json, _ = run_json([a.vlmbench, "env", "--json"], child_env(max(a.threads)),
+                           "vlmbench env")
     report = {
         "tool": "bench/peers/compare.py",
         "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "args": {"configs": [f"{m}@{h}x{w}" for m, h, w in configs], "threads": a.threads,
+        "args": {"configs": [cfg_id(c) for c in configs], "threads": a.threads,
                  "rounds": a.rounds, "reps": a.reps, "warmup": a.warmup,
+                 "torch_warmup": a.torch_warmup, "torch_rounds": a.torch_rounds,
                  "max_time_s": a.max_time, "seed": a.seed,
                  "ref_dtype": a.ref_dtype, "opset": a.opset, "out": a.out,
                  "torch_variants": a.torch_variants.split(","),
                  "vlmbench": a.vlmbench, "node": a.node},
         "omp_env": dict(OMP_ENV, OMP_NUM_THREADS="T (per row)"),
-        "order": "for each (model, res): for each thread count: for each round: engine, ort, "
+        "order": "for each config: for each thread count: for each round: engine, ort, "
                  "torch (each a fresh process)",
         "versions": versions(a),
         "env": env_json,
         "loadavg_before": loadavg(),
         "results": [],
+        "prepare_failures": [],
     }
     log(f"{len(configs)} config(s) x threads {a.threads}, {a.rounds} round(s) x {a.reps} rep(s); "
         f"writing {out_json}")
 
+    def save():
+        report["loadavg_after"] = loadavg()
+        with open(out_json, "w") as f:          # rewritten after every row
+            json.dump(report, f, indent=1)
+
     failed = False
-    for model_name, h, w in configs:
-        d = os.path.join(a.out, f"{model_name}_{h}x{w}")
-        files, prep = prepare(model_name, h, w, a.seed, a.ref_dtype, a.opset, d, max(a.threads))
+    for c in configs:
+        d = cfg_dir(a.out, c)
+        try:
+            if c["kind"] == "llm":
+                files, prep = prepare_llm(a, c["model"], c["tokens"], d, max(a.threads))
+            else:
+                files, prep = prepare(c["model"], c["height"], c["width"], a.seed, a.ref_dtype,
+                                      a.opset, d, max(a.threads))
+        except Exception as e:          # e.g. a killed preparation: the next config still runs
+            log(f"{cfg_label(c)}: preparation FAILED: {e}")
+            report["prepare_failures"].append({"config": cfg_id(c), "error": str(e)})
+            failed = True
+            save()
+            continue
         for t in a.threads:
-            row = {"model": model_name, "height": h, "width": w, "threads": t, "dir": d,
-                   "prepare": prep, "loadavg_before": loadavg(), "rounds": [],
-                   "impl": {"engine": {"samples": [], "errors": []},
-                            "ort": {"samples": [], "errors": [], "rel_errs": []},
-                            "torch": {"formats": {}, "errors": []}}}
-            imp = row["impl"]
-            try:
-                imp["engine"]["max_rel_err"] = engine_accuracy(a, model_name, files, t, d)
-            except Exception as e:
-                imp["engine"]["errors"].append(f"infer: {e}")
-            for rnd in range(a.rounds):
-                log(f"{model_name} {h}x{w} t{t} round {rnd + 1}/{a.rounds}")
-                rr = {"round": rnd + 1}
-                try:
-                    r = run_engine(a, model_name, h, w, files, t)
-                    imp["engine"]["samples"] += r["samples"]
-                    row["macs"] = r["macs"]
-                    row["tokens"], row["feature_dim"] = r["tokens"], r["feature_dim"]
-                    rr["engine"] = {k: r[k] for k in ("median", "min", "build_ms", "samples")}
-                except Exception as e:
-                    imp["engine"]["errors"].append(str(e))
-                if prep.get("onnx_error"):
-                    if rnd == 0:
-                        imp["ort"]["errors"].append(f"no ONNX model: {prep['onnx_error']}")
-                else:
-                    try:
-                        r = run_ort(a, files, t)
-                        imp["ort"]["samples"] += r["samples"]
-                        imp["ort"]["rel_errs"].append(r.get("max_rel_err"))
-                        rr["ort"] = {k: r.get(k) for k in ("median", "min", "session_create_ms",
-                                                            "samples", "max_rel_err")}
-                    except Exception as e:
-                        imp["ort"]["errors"].append(str(e))
-                try:
-                    r = run_torch(a, model_name, files, t)
-                    rr["torch"] = r
-                    for fmt, fs in r["formats"].items():
-                        agg = imp["torch"]["formats"].setdefault(
-                            fmt, {"samples": [], "rel_errs": []})
-                        agg["samples"] += fs["samples"]
-                        if fs.get("max_rel_err") is not None:
-                            agg["rel_errs"].append(fs["max_rel_err"])
-                except Exception as e:
-                    imp["torch"]["errors"].append(str(e))
-                row["rounds"].append(rr)
-            ort_errs = [v for v in imp["ort"].pop("rel_errs") if v is not None]
-            imp["ort"]["max_rel_err"] = max(ort_errs) if ort_errs else None
-            summarize(row)
-            row["loadavg_after"] = loadavg()
-            failed |= any(imp[k]["errors"] for k in IMPLS)
+            row = measure_row(a, c, files, prep, t, d)
+            failed |= any(row["impl"][k]["errors"] for k in IMPLS)
             report["results"].append(row)
-            report["loadavg_after"] = loadavg()
-            with open(out_json, "w") as f:      # rewritten after every row
-                json.dump(report, f, indent=1)
+            save()
             for k in IMPLS:
-                for e in imp[k]["errors"]:
+                for e in row["impl"][k]["errors"]:
                     log(f"{k} FAILED: {e}")
 
-    report["loadavg_after"] = loadavg()
     report["finished"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
-    with open(out_json, "w") as f:
-        json.dump(report, f, indent=1)
+    save()
     print(markdown(report))
     print(f"\nloadavg before {report['loadavg_before']}, after {report['loadavg_after']}; "
           f"full data: {out_json}")

@@ -3,7 +3,9 @@
 //
 //   node bench/peers/ort_bench.mjs --model model.onnx --input input.npy --threads T
 //        [--warmup 1] [--reps 5] [--max-time S] [--expected expected.npy] [--output out.npy]
-//        [--shape 1,3,H,W]   (only for a raw little-endian float32 --input file)
+//        [--shape 1,3,H,W]   (the input's shape: required for a raw little-endian float32
+//                             --input file; for a .npy, a reshape to the same element count,
+//                             e.g. LLM embeddings [N, D] fed as inputs_embeds [1, N, D])
 //
 // Session: intraOpNumThreads = T, interOpNumThreads = 1, graphOptimizationLevel 'all',
 // executionMode 'sequential'. Runs --warmup untimed passes, then --reps timed passes
@@ -24,7 +26,7 @@ const ort = require('onnxruntime-node');
 function usage(msg) {
   if (msg) process.stderr.write(`ort_bench: ${msg}\n`);
   process.stderr.write('usage: node ort_bench.mjs --model M.onnx --input X.npy|X.f32 --threads T ' +
-    '[--warmup N] [--reps K] [--max-time S] [--expected E.npy] [--output O.npy] [--shape 1,3,H,W]\n');
+    '[--warmup N] [--reps K] [--max-time S] [--expected E.npy] [--output O.npy] [--shape D0,D1,...]\n');
   process.exit(2);
 }
 
@@ -102,7 +104,13 @@ function writeNpy(path, shape, data) {
 }
 
 function readInput(path, shape) {
-  if (path.endsWith('.npy')) return readNpy(path);
+  if (path.endsWith('.npy')) {
+    const x = readNpy(path);
+    if (!shape) return x;
+    if (shape.reduce((p, d) => p * d, 1) !== x.data.length)
+      throw new Error(`${path}: shape ${x.shape} (${x.data.length} values) cannot be viewed as ${shape}`);
+    return { shape, data: x.data };
+  }
   if (!shape) throw new Error(`${path}: a raw float32 input needs --shape`);
   const buf = readFileSync(path);
   const count = shape.reduce((p, d) => p * d, 1);
