@@ -199,6 +199,9 @@ def child_env(threads):
 # driver would be charged the driver's peak as well; the launcher's own is ~10 MB.
 _RSS_LAUNCHER = """
 import os, sys
+# The driver may have imported torch, whose OpenMP (under OMP_PROC_BIND=close) pins the
+# driver's main thread to one core; children inherit that mask, so give them every core back.
+os.sched_setaffinity(0, range(os.cpu_count()))
 pid = os.fork()
 if pid == 0:
     try:
