@@ -154,6 +154,8 @@ static vlm_status ckpt_open(const char *path, ckpt_set *c, vlm_error *err) {
             return vlm_error_set(err, VLM_ERR_NOMEM, "out of memory");
         vlm_status st = vlm_weights_open(path, &c->shards[0], err);
         c->n = st == VLM_OK;
+        if (st != VLM_OK)
+            ckpt_close(c);
         return st;
     }
     json_error_t je;
