@@ -382,6 +382,20 @@ static void finish_node(vg_graph *g, node *n, dnnl_primitive_desc_t pd, const ch
                 dnnl_status2str_(st));
 }
 
+/* Creates n's primitive from an op descriptor (for ops whose weights, if any, need no packing
+ * by the primitive's choice). attr is consumed; NULL means make_attr already failed. */
+static void create_node(vg_graph *g, node *n, const_dnnl_op_desc_t desc,
+                        dnnl_primitive_attr_t attr, const char *what) {
+    dnnl_primitive_desc_t pd = NULL;
+    if (!attr)
+        return;
+    DNNL_TRY(g, dnnl_primitive_desc_create(&pd, desc, attr, g->engine, NULL), what);
+    finish_node(g, n, pd, what);
+fail:
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+}
+
 /* Reorders host float32 data laid out as user_md into a new memory of packed_md. */
 static dnnl_memory_t pack_const(vg_graph *g, const dnnl_memory_desc_t *user_md, const float *data,
                                 const dnnl_memory_desc_t *packed_md, const char *what) {
@@ -655,24 +669,17 @@ vg_tensor vg_matmul_add(vg_graph *g, vg_tensor a, vg_tensor b, vg_tensor dst, fl
     }
     dnnl_memory_desc_init_by_strides(&add_md, nd, add_dims, dnnl_f32, add_strides);
     dnnl_matmul_desc_t md;
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_primitive_desc_t pd = NULL;
     int bin_index = 0;
     DNNL_TRY(g, dnnl_matmul_desc_init(&md, &a_md, &b_md, NULL, &d_md), "batched matmul");
-    attr = make_attr_bin(g, VG_ACT_NONE, false, scale, dnnl_binary_add,
-                         add != VG_NONE ? &add_md : NULL, &bin_index);
-    if (!attr)
-        goto fail;
-    if (add != VG_NONE) {
+    dnnl_primitive_attr_t attr = make_attr_bin(g, VG_ACT_NONE, false, scale, dnnl_binary_add,
+                                               add != VG_NONE ? &add_md : NULL, &bin_index);
+    if (attr && add != VG_NONE) {
         /* the addend's memory object is viewed with broadcast dims of the dst's rank */
         vg_tensor v = vg_view(g, add, nd, add_dims, add_strides, 0);
         node_arg(n, DNNL_ARG_ATTR_MULTIPLE_POST_OP(bin_index) | DNNL_ARG_SRC_1, v);
     }
-    DNNL_TRY(g, dnnl_primitive_desc_create(&pd, &md, attr, g->engine, NULL), "batched matmul");
-    finish_node(g, n, pd, "batched matmul");
+    create_node(g, n, &md, attr, "batched matmul");
 fail:
-    dnnl_primitive_desc_destroy(pd);
-    dnnl_primitive_attr_destroy(attr);
     return g->status == VLM_OK ? dst : VG_NONE;
 }
 
@@ -706,6 +713,15 @@ void vg_custom(vg_graph *g, vg_kind kind, int64_t macs, vg_custom_fn fn, void *c
     }
 }
 
+/* oneDNN 2.6 eltwise and layer norm take one data_desc, writing dst in src's layout: when dst
+ * is laid out differently (src a strided view), copy src into dst so the op runs in place;
+ * returns the tensor the op should read. */
+static vg_tensor in_dst_layout(vg_graph *g, vg_tensor src, vg_tensor dst) {
+    if (same_layout(g, src, dst))
+        return src;
+    return vg_reorder(g, src, dst) == VG_NONE ? VG_NONE : dst;
+}
+
 vg_tensor vg_layernorm(vg_graph *g, vg_tensor src, vg_tensor dst, const float *gamma,
                        const float *beta, float eps) {
     if (g->status != VLM_OK || src == VG_NONE)
@@ -716,13 +732,9 @@ vg_tensor vg_layernorm(vg_graph *g, vg_tensor src, vg_tensor dst, const float *g
         dst = vg_new(g, nd, g->t[src].dims, g->t[src].dt);
     if (dst == VG_NONE)
         return VG_NONE;
-    /* oneDNN 2.6 eltwise and layer norm write dst in src's layout (one data_desc): when dst is
-     * laid out differently (src a strided view), copy src into dst and run in place. */
-    if (!same_layout(g, src, dst)) {
-        if (vg_reorder(g, src, dst) == VG_NONE)
-            return VG_NONE;
-        src = dst;
-    }
+    src = in_dst_layout(g, src, dst);
+    if (src == VG_NONE)
+        return VG_NONE;
     node *n = add_node(g, VG_KIND_NORM, 0);
     if (!n)
         return VG_NONE;
@@ -775,20 +787,12 @@ vg_tensor vg_softmax(vg_graph *g, vg_tensor src, vg_tensor dst) {
         return dst;
     dnnl_memory_desc_t s_md = tensor_md(g, src), d_md = tensor_md(g, dst);
     dnnl_softmax_v2_desc_t sd;
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_primitive_desc_t pd = NULL;
     DNNL_TRY(g,
              dnnl_softmax_v2_forward_desc_init(&sd, dnnl_forward_inference, dnnl_softmax_accurate,
                                                &s_md, &d_md, nd - 1),
              "softmax");
-    attr = make_attr(g, VG_ACT_NONE, false, 1.0f);
-    if (!attr)
-        goto fail;
-    DNNL_TRY(g, dnnl_primitive_desc_create(&pd, &sd, attr, g->engine, NULL), "softmax");
-    finish_node(g, n, pd, "softmax");
+    create_node(g, n, &sd, make_attr(g, VG_ACT_NONE, false, 1.0f), "softmax");
 fail:
-    dnnl_primitive_desc_destroy(pd);
-    dnnl_primitive_attr_destroy(attr);
     return g->status == VLM_OK ? dst : VG_NONE;
 }
 
@@ -810,18 +814,10 @@ vg_tensor vg_mean_hw(vg_graph *g, vg_tensor src, dnnl_data_type_t dt) {
         return dst;
     dnnl_memory_desc_t s_md = tensor_md(g, src), d_md = tensor_md(g, dst);
     dnnl_reduction_desc_t rd;
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_primitive_desc_t pd = NULL;
     DNNL_TRY(g, dnnl_reduction_desc_init(&rd, dnnl_reduction_mean, &s_md, &d_md, 0.f, 0.f),
              "mean pooling");
-    attr = make_attr(g, VG_ACT_NONE, false, 1.0f);
-    if (!attr)
-        goto fail;
-    DNNL_TRY(g, dnnl_primitive_desc_create(&pd, &rd, attr, g->engine, NULL), "mean pooling");
-    finish_node(g, n, pd, "mean pooling");
+    create_node(g, n, &rd, make_attr(g, VG_ACT_NONE, false, 1.0f), "mean pooling");
 fail:
-    dnnl_primitive_desc_destroy(pd);
-    dnnl_primitive_attr_destroy(attr);
     return g->status == VLM_OK ? dst : VG_NONE;
 }
 
@@ -843,17 +839,9 @@ static vg_tensor binary_impl(vg_graph *g, dnnl_alg_kind_t alg, vg_tensor s0, vg_
         return dst;
     dnnl_memory_desc_t a_md = tensor_md(g, s0), b_md = tensor_md(g, s1), d_md = tensor_md(g, dst);
     dnnl_binary_desc_t bd;
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_primitive_desc_t pd = NULL;
     DNNL_TRY(g, dnnl_binary_desc_init(&bd, alg, &a_md, &b_md, &d_md), "binary op");
-    attr = make_attr(g, act, false, 1.0f);
-    if (!attr)
-        goto fail;
-    DNNL_TRY(g, dnnl_primitive_desc_create(&pd, &bd, attr, g->engine, NULL), "binary op");
-    finish_node(g, n, pd, "binary op");
+    create_node(g, n, &bd, make_attr(g, act, false, 1.0f), "binary op");
 fail:
-    dnnl_primitive_desc_destroy(pd);
-    dnnl_primitive_attr_destroy(attr);
     return g->status == VLM_OK ? dst : VG_NONE;
 }
 
@@ -872,13 +860,9 @@ vg_tensor vg_eltwise(vg_graph *g, vg_tensor src, vg_tensor dst, vg_act act) {
         dst = vg_new(g, g->t[src].ndims, g->t[src].dims, g->t[src].dt);
     if (dst == VG_NONE)
         return VG_NONE;
-    /* oneDNN 2.6 eltwise and layer norm write dst in src's layout (one data_desc): when dst is
-     * laid out differently (src a strided view), copy src into dst and run in place. */
-    if (!same_layout(g, src, dst)) {
-        if (vg_reorder(g, src, dst) == VG_NONE)
-            return VG_NONE;
-        src = dst;
-    }
+    src = in_dst_layout(g, src, dst);
+    if (src == VG_NONE)
+        return VG_NONE;
     node *n = add_node(g, VG_KIND_ELTWISE, 0);
     if (!n)
         return VG_NONE;
@@ -893,21 +877,13 @@ vg_tensor vg_eltwise(vg_graph *g, vg_tensor src, vg_tensor dst, vg_act act) {
                                                   : dnnl_eltwise_linear;
     dnnl_memory_desc_t s_md = tensor_md(g, src);
     dnnl_eltwise_desc_t ed;
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_primitive_desc_t pd = NULL;
     /* alpha: the scale of linear (identity, 1), the negative slope of relu (0), swish's beta (1) */
     float alpha = act == VG_ACT_NONE || act == VG_ACT_SILU ? 1.f : 0.f;
     DNNL_TRY(g,
              dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, alg, &s_md, alpha, 0.f),
              "activation");
-    attr = make_attr(g, VG_ACT_NONE, false, 1.0f);
-    if (!attr)
-        goto fail;
-    DNNL_TRY(g, dnnl_primitive_desc_create(&pd, &ed, attr, g->engine, NULL), "activation");
-    finish_node(g, n, pd, "activation");
+    create_node(g, n, &ed, make_attr(g, VG_ACT_NONE, false, 1.0f), "activation");
 fail:
-    dnnl_primitive_desc_destroy(pd);
-    dnnl_primitive_attr_destroy(attr);
     return g->status == VLM_OK ? dst : VG_NONE;
 }
 
