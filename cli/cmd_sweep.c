@@ -407,6 +407,11 @@ expanded:
         return VLM_EXIT_USAGE;
     }
 
+    /* the identities of the configs already recorded, computed once */
+    char **done_keys = calloc((size_t)done.n + 1, sizeof *done_keys);
+    for (int r = 0; done_keys && r < done.n; r++)
+        done_keys[r] = vlm_results_config_key(done.records[r]);
+
     char run_id[40];
     snprintf(run_id, sizeof run_id, "%lx-%x", (unsigned long)time(NULL), (unsigned)getpid());
     cache vision = {0}, pre = {0}, proj = {0}, prefills = {0};
@@ -454,11 +459,8 @@ expanded:
         json_object_set_new(rec, "config_index", json_integer(cf->index));
         char *key = vlm_results_config_key(rec);
         bool have = false;
-        for (int r = 0; key && r < done.n && !have; r++) {
-            char *k2 = vlm_results_config_key(done.records[r]);
-            have = k2 && !strcmp(k2, key);
-            free(k2);
-        }
+        for (int r = 0; key && done_keys && r < done.n && !have; r++)
+            have = done_keys[r] && !strcmp(done_keys[r], key);
         free(key);
         if (have) {
             resumed++;
@@ -629,6 +631,9 @@ expanded:
     cache_free(&pre);
     cache_free(&proj);
     cache_free(&prefills);
+    for (int r = 0; done_keys && r < done.n; r++)
+        free(done_keys[r]);
+    free(done_keys);
     vlm_results_free(&done);
     vlm_ctx_destroy(ctx);
     free(cfg);
