@@ -53,6 +53,13 @@ int vlm_cmd_infer(int argc, char **argv);
 int vlm_cmd_sweep(int argc, char **argv);
 int vlm_cmd_results(int argc, char **argv);
 int vlm_cmd_not_built(int argc, char **argv);
+int vlm_cmd_eval(int argc, char **argv);           /* cmd_eval.c: dispatches on TASK */
+int vlm_cmd_eval_mmmu(int argc, char **argv);      /* cmd_eval_mmmu.c */
+int vlm_cmd_eval_seedbench(int argc, char **argv); /* cmd_eval_seedbench.c */
+int vlm_cmd_eval_zeroshot(int argc, char **argv);  /* cmd_eval_zeroshot.c */
+int vlm_cmd_eval_seg(int argc, char **argv);       /* cmd_eval_seg.c */
+int vlm_cmd_compare(int argc, char **argv);        /* cmd_compare.c */
+int vlm_cmd_plot(int argc, char **argv);           /* cmd_plot.c */
 
 extern const vlm_cli_command vlm_cli_commands[];
 extern const int vlm_cli_command_count;

@@ -85,9 +85,10 @@ const vlm_cli_command vlm_cli_commands[] = {
      "                  (defaults 3, 0.5 s, 30 s, 1: the default grid fits in ~5 minutes)\n",
      vlm_cmd_sweep},
     {"eval", "score a model on SEED-Bench, MMMU, zero-shot ImageNet or segmentation",
-     "usage: vlmbench eval TASK ...\n", vlm_cmd_not_built},
+     "usage: vlmbench eval mmmu|seedbench|zeroshot|seg ... (see vlmbench eval TASK --help)\n",
+     vlm_cmd_eval},
     {"compare", "statistical regression gate between two results files",
-     "usage: vlmbench compare BASE.jsonl NEW.jsonl\n", vlm_cmd_not_built},
+     "usage: vlmbench compare BASE.jsonl NEW.jsonl\n", vlm_cmd_compare},
     {"results", "show or merge results files",
      "usage: vlmbench results show FILE [--format table|md|csv|json]\n"
      "       vlmbench results merge OUT IN... [--force]\n"
@@ -106,7 +107,7 @@ const vlm_cli_command vlm_cli_commands[] = {
      "  --force    overwrite an existing OUT\n",
      vlm_cmd_results},
     {"plot", "draw Pareto and trade-off charts from results files",
-     "usage: vlmbench plot RESULTS.jsonl... [--out DIR]\n", vlm_cmd_not_built},
+     "usage: vlmbench plot RESULTS.jsonl... [--out DIR]\n", vlm_cmd_plot},
 };
 const int vlm_cli_command_count = (int)(sizeof vlm_cli_commands / sizeof vlm_cli_commands[0]);
 
@@ -145,7 +146,9 @@ int main(int argc, char **argv) {
         const vlm_cli_command *cmd = &vlm_cli_commands[i];
         if (strcmp(arg, cmd->name))
             continue;
-        if (vlm_cli_wants_help(argc - 1, argv + 1)) {
+        /* `eval TASK --help` is the task's own help, printed by the task. */
+        int has_task = cmd->run == vlm_cmd_eval && argc > 2 && argv[2][0] != '-';
+        if (!has_task && vlm_cli_wants_help(argc - 1, argv + 1)) {
             vlm_cli_usage(stdout, cmd);
             return VLM_EXIT_OK;
         }

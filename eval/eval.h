@@ -139,6 +139,62 @@ void vlm_image_to_tensor(const vlm_image *img, const float mean[3], const float 
 /* Frees img's pixels and zeroes it. NULL is a no-op. */
 void vlm_image_free(vlm_image *img);
 
+/* ---- data sources: files, directories and archives (eval/data/source.c) ---------------
+ * One way to read everything users bring: a plain file, a directory, or an archive (tar,
+ * tar.gz, tar.bz2, tar.xz, tar.zst, zip; detected from the content by libarchive), streamed,
+ * never extracted to disk.
+ *
+ *   vlm_source *src; vlm_source_entry e; int done = 0;
+ *   if (vlm_source_open("val-000000.tar", &src, &err) != VLM_OK) return fail(&err);
+ *   while (vlm_source_next(src, &e, &done, &err) == VLM_OK && !done) {
+ *       uint8_t *bytes; size_t n;
+ *       if (vlm_source_read(src, &bytes, &n, 64 << 20, &err) != VLM_OK) break;
+ *       ... e.name, bytes[0..n) ...; free(bytes);
+ *   }
+ *   vlm_source_close(src);                          // err.status != VLM_OK: why it stopped */
+
+typedef struct vlm_source vlm_source;
+
+typedef struct vlm_source_entry {
+    const char *name; /* path relative to the source root, '/'-separated ("n01440764/x.JPEG");
+                       * for a plain file its base name. Valid until the next call. */
+    int64_t size;     /* bytes, or -1 when the archive does not say */
+} vlm_source_entry;
+
+/* Opens path: a directory (regular files walked recursively, in byte-wise sorted path order),
+ * an archive, or any other regular file (a source of one entry). Missing path: VLM_ERR_IO. */
+vlm_status vlm_source_open(const char *path, vlm_source **out, vlm_error *err);
+
+/* Moves to the next regular-file entry (directories, links and special files are skipped).
+ * At the end: VLM_OK with *done = 1. A truncated or corrupt archive: VLM_ERR_FORMAT naming
+ * the archive and the member. */
+vlm_status vlm_source_next(vlm_source *s, vlm_source_entry *entry, int *done, vlm_error *err);
+
+/* Reads the whole current entry into a malloc'd buffer with a terminating NUL byte (not
+ * counted in *len). An entry larger than max_bytes is VLM_ERR_FORMAT ("too large"); a
+ * truncated member VLM_ERR_FORMAT. Unread entries are skipped by vlm_source_next. */
+vlm_status vlm_source_read(vlm_source *s, uint8_t **data, size_t *len, size_t max_bytes,
+                           vlm_error *err);
+
+/* The path given to vlm_source_open (for messages). */
+const char *vlm_source_path(const vlm_source *s);
+
+/* Closes s; NULL is a no-op. */
+void vlm_source_close(vlm_source *s);
+
+/* Reads one whole plain file (no archive handling) into a malloc'd NUL-terminated buffer. */
+vlm_status vlm_read_file(const char *path, uint8_t **data, size_t *len, size_t max_bytes,
+                         vlm_error *err);
+
+/* (end of data sources) */
+
+/* ---- MMMU and SEED-Bench scoring (eval/mmmu.c, eval/seedbench.c, eval/answer.c) ---------- */
+/* (end of MMMU and SEED-Bench) */
+
+/* ---- zero-shot classification, segmentation, dataset readers (eval/zeroshot.c, eval/seg.c,
+ * eval/data/) ------------------------------------------------------------------------------ */
+/* (end of zero-shot and segmentation) */
+
 #ifdef __cplusplus
 }
 #endif
