@@ -57,7 +57,8 @@ int vlm_cmd_eval(int argc, char **argv);           /* cmd_eval.c: dispatches on 
 int vlm_cmd_eval_mmmu(int argc, char **argv);      /* cmd_eval_mmmu.c */
 int vlm_cmd_eval_seedbench(int argc, char **argv); /* cmd_eval_seedbench.c */
 int vlm_cmd_eval_zeroshot(int argc, char **argv);  /* cmd_eval_zeroshot.c */
-int vlm_cmd_eval_seg(int argc, char **argv);       /* cmd_eval_seg.c */
+int vlm_cmd_eval_miou(int argc, char **argv);      /* cmd_eval_miou.c */
+int vlm_cmd_eval_depth(int argc, char **argv);     /* cmd_eval_depth.c */
 int vlm_cmd_compare(int argc, char **argv);        /* cmd_compare.c */
 int vlm_cmd_plot(int argc, char **argv);           /* cmd_plot.c */
 

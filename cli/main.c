@@ -85,7 +85,7 @@ const vlm_cli_command vlm_cli_commands[] = {
      "                  (defaults 3, 0.5 s, 30 s, 1: the default grid fits in ~5 minutes)\n",
      vlm_cmd_sweep},
     {"eval", "score a model on SEED-Bench, MMMU, zero-shot ImageNet or segmentation",
-     "usage: vlmbench eval mmmu|seedbench|zeroshot|seg ... (see vlmbench eval TASK --help)\n",
+     "usage: vlmbench eval mmmu|seedbench|zeroshot|miou|depth ... (see vlmbench eval TASK --help)\n",
      vlm_cmd_eval},
     {"compare", "statistical regression gate between two results files",
      "usage: vlmbench compare BASE.jsonl NEW.jsonl\n", vlm_cmd_compare},

@@ -1,4 +1,4 @@
 /* Placeholder until this subcommand lands: says so and exits 2. */
 #include "cli/cli.h"
 
-int vlm_cmd_eval_seg(int argc, char **argv) { return vlm_cmd_not_built(argc, argv); }
+int vlm_cmd_eval_miou(int argc, char **argv) { return vlm_cmd_not_built(argc, argv); }
