@@ -113,6 +113,21 @@ int vlm_model_count(void);
 const vlm_model_info *vlm_model_at(int i);
 const vlm_model_info *vlm_model_find(const char *name); /* NULL when unknown */
 
+/* LLaVA-OneVision's AnyRes tiling ("anyres_max_9", 384-pixel SigLIP tiles, grid pinpoints
+ * (1x1) to (6x6)) of an image of height x width pixels, as the reference code computes it:
+ * the pinpoint that keeps the most pixels then wastes the least; the base image plus
+ * tiles_w x tiles_h tiles through the encoder; the tiles' 27x27-per-tile feature grid with the
+ * letterbox rows/columns removed, shrunk when it holds more than 9 tiles' worth; one newline
+ * token per row. tokens = 729 + grid_h * (grid_w + 1). All zero for a non-positive size. */
+typedef struct vlm_anyres {
+    int tiles;            /* images through the encoder: 1 + tiles_w * tiles_h */
+    int tiles_w, tiles_h; /* the chosen pinpoint / 384 */
+    int grid_h, grid_w;   /* feature grid after unpadding and the max-9 shrink */
+    int newline_tokens;   /* grid_h */
+    int tokens;           /* visual tokens the LLM receives */
+} vlm_anyres;
+vlm_anyres vlm_anyres_layout(int height, int width);
+
 /* ---- plans ------------------------------------------------------------------------------ */
 
 typedef struct vlm_plan vlm_plan;
@@ -128,6 +143,8 @@ typedef struct vlm_plan_params {
     int layers;          /* llm: build only this many of the identical decoder layers (layer-
                             sampled timing); 0 = all */
     int input_ids;       /* llm: the input is N token ids (as floats) instead of N embeddings */
+    int in_features;     /* projector: width of the vision features it maps (0 = the model's:
+                            3072 for FastViTHD); e.g. 1024 for ViT-L/14, 1152 for SigLIP */
 } vlm_plan_params;
 
 vlm_plan_params vlm_plan_default_params(void);

@@ -324,6 +324,23 @@ static void node_const(node *n, int id, dnnl_memory_t m) {
 
 /* Post-ops in this order: residual sum, activation, then one binary op with src1 of bin_md
  * (when bin_md is non-NULL; its post-op index goes to *bin_index). */
+/* The oneDNN eltwise algorithm of an activation and its alpha: linear's scale (1, identity),
+ * relu's negative slope (0), swish's beta (1 for SiLU, 1.702 for QuickGELU). */
+static dnnl_alg_kind_t act_alg(vg_act act, float *alpha) {
+    *alpha = 0.f;
+    switch (act) {
+    case VG_ACT_GELU: return dnnl_eltwise_gelu_erf;
+    case VG_ACT_GELU_TANH: return dnnl_eltwise_gelu_tanh;
+    case VG_ACT_RELU: return dnnl_eltwise_relu;
+    case VG_ACT_SIGMOID: return dnnl_eltwise_logistic;
+    case VG_ACT_SILU: *alpha = 1.f; return dnnl_eltwise_swish;
+    case VG_ACT_QUICKGELU: *alpha = 1.702f; return dnnl_eltwise_swish;
+    case VG_ACT_NONE: break;
+    }
+    *alpha = 1.f;
+    return dnnl_eltwise_linear;
+}
+
 static dnnl_primitive_attr_t make_attr_bin(vg_graph *g, vg_act act, bool accumulate, float scale,
                                            dnnl_alg_kind_t bin_alg,
                                            const dnnl_memory_desc_t *bin_md, int *bin_index) {
@@ -338,14 +355,11 @@ static dnnl_primitive_attr_t make_attr_bin(vg_graph *g, vg_act act, bool accumul
         goto fail;
     if (accumulate)
         dnnl_post_ops_append_sum(po, 1.0f);
-    if (act == VG_ACT_GELU)
-        dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.f, 0.f);
-    else if (act == VG_ACT_RELU)
-        dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.f, 0.f);
-    else if (act == VG_ACT_SIGMOID)
-        dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_logistic, 0.f, 0.f);
-    else if (act == VG_ACT_SILU)
-        dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_swish, 1.f, 0.f);
+    if (act != VG_ACT_NONE) {
+        float alpha;
+        dnnl_alg_kind_t alg = act_alg(act, &alpha);
+        dnnl_post_ops_append_eltwise(po, 1.0f, alg, alpha, 0.f);
+    }
     if (bin_md) {
         *bin_index = dnnl_post_ops_len(po);
         dnnl_post_ops_append_binary(po, bin_alg, bin_md);
@@ -870,15 +884,10 @@ vg_tensor vg_eltwise(vg_graph *g, vg_tensor src, vg_tensor dst, vg_act act) {
     node_arg(n, DNNL_ARG_DST, dst);
     if (vg_is_dry(g))
         return dst;
-    dnnl_alg_kind_t alg = act == VG_ACT_GELU    ? dnnl_eltwise_gelu_erf
-                          : act == VG_ACT_RELU  ? dnnl_eltwise_relu
-                          : act == VG_ACT_SIGMOID ? dnnl_eltwise_logistic
-                          : act == VG_ACT_SILU    ? dnnl_eltwise_swish
-                                                  : dnnl_eltwise_linear;
+    float alpha;
+    dnnl_alg_kind_t alg = act_alg(act, &alpha);
     dnnl_memory_desc_t s_md = tensor_md(g, src);
     dnnl_eltwise_desc_t ed;
-    /* alpha: the scale of linear (identity, 1), the negative slope of relu (0), swish's beta (1) */
-    float alpha = act == VG_ACT_NONE || act == VG_ACT_SILU ? 1.f : 0.f;
     DNNL_TRY(g,
              dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, alg, &s_md, alpha, 0.f),
              "activation");

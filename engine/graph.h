@@ -26,7 +26,17 @@
 typedef int vg_tensor;
 #define VG_NONE (-1)
 
-typedef enum vg_act { VG_ACT_NONE, VG_ACT_GELU, VG_ACT_RELU, VG_ACT_SIGMOID, VG_ACT_SILU } vg_act;
+/* GELU: exact (erf); GELU_TANH: the tanh approximation (SigLIP); QUICKGELU: x * sigmoid(1.702 x)
+ * (OpenAI CLIP). */
+typedef enum vg_act {
+    VG_ACT_NONE,
+    VG_ACT_GELU,
+    VG_ACT_RELU,
+    VG_ACT_SIGMOID,
+    VG_ACT_SILU,
+    VG_ACT_GELU_TANH,
+    VG_ACT_QUICKGELU
+} vg_act;
 
 /* Layer kinds, for profiles. */
 typedef enum vg_kind {

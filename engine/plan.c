@@ -79,13 +79,31 @@ int vlm_ctx_threads(const vlm_ctx *c) { return c->threads; }
 
 /* ---- registry --------------------------------------------------------------------------- */
 
-int vlm_model_count(void) { return vlm_fastvit_model_count + vlm_llm_model_count; }
+/* Every model family's table, in the order `vlmbench models` lists them. */
+static const struct {
+    const model_def *defs;
+    const int *count;
+} families[] = {
+    {vlm_fastvit_models, &vlm_fastvit_model_count},
+    {vlm_vit_models, &vlm_vit_model_count},
+    {vlm_convnext_models, &vlm_convnext_model_count},
+    {vlm_llm_models, &vlm_llm_model_count},
+};
+
+int vlm_model_count(void) {
+    int n = 0;
+    for (size_t f = 0; f < sizeof families / sizeof *families; f++)
+        n += *families[f].count;
+    return n;
+}
 
 static const model_def *def_at(int i) {
-    if (i >= 0 && i < vlm_fastvit_model_count)
-        return &vlm_fastvit_models[i];
-    i -= vlm_fastvit_model_count;
-    return i >= 0 && i < vlm_llm_model_count ? &vlm_llm_models[i] : NULL;
+    for (size_t f = 0; f < sizeof families / sizeof *families && i >= 0; f++) {
+        if (i < *families[f].count)
+            return &families[f].defs[i];
+        i -= *families[f].count;
+    }
+    return NULL;
 }
 
 const vlm_model_info *vlm_model_at(int i) {
@@ -262,6 +280,8 @@ static vlm_status build(const model_def *d, dnnl_engine_t engine, const vlm_plan
         f->grid_h = (int)od[2];
         f->grid_w = (int)od[3];
         f->tokens = f->out_rows = f->grid_h * f->grid_w;
+        if (b.visual_tokens > 0)
+            f->tokens = (int)b.visual_tokens;
         f->feature_dim = (int)od[1];
         out2 = vg_view2d(g, o.output);
     } else {

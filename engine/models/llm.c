@@ -419,7 +419,9 @@ static const proj_cfg PROJ_05B = {3072, 896}, PROJ_15B = {3072, 1536}, PROJ_7B =
                       PROJ_V7B = {1024, 4096};
 
 static mb_outputs proj_build(mb *b, const void *cfgp, const vlm_plan_params *p) {
-    const proj_cfg *c = cfgp;
+    const proj_cfg *cfg = cfgp;
+    proj_cfg cc = {p->in_features > 0 ? p->in_features : cfg->in, cfg->out};
+    const proj_cfg *c = &cc;
     vg_graph *g = b->g;
     int64_t n = p->tokens;
     mb_outputs out = {VG_NONE, VG_NONE, VG_NONE};

@@ -48,6 +48,8 @@ struct mb {
     bool in_head;             /* count into params_head too */
     int layers_total, layers_built; /* llm: decoder layers of the model / built */
     int64_t macs_unbuilt;     /* llm: MACs of the layers not built (layer sampling) */
+    int64_t visual_tokens;    /* vision: tokens the VLM feeds its LLM when they differ from the
+                                 output rows (AnyRes adds newline tokens); 0 = the rows */
     float **tmp;
     int ntmp, captmp;
 };
@@ -115,6 +117,10 @@ vg_tensor mb_image_input(mb *b, int64_t h, int64_t w, vg_tensor *external);
 
 extern const model_def vlm_fastvit_models[];
 extern const int vlm_fastvit_model_count;
+extern const model_def vlm_vit_models[];
+extern const int vlm_vit_model_count;
+extern const model_def vlm_convnext_models[];
+extern const int vlm_convnext_model_count;
 extern const model_def vlm_llm_models[];
 extern const int vlm_llm_model_count;
 
