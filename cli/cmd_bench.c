@@ -140,7 +140,10 @@ static int bench_ttft(vlm_plan_params *vp, const vlm_runner_params *rp, const vl
         goto fail;
     vlm_plan_params pp = vlm_plan_default_params(), lp = vlm_plan_default_params();
     pp.model = proj_model;
-    pp.tokens = vis.facts.tokens;
+    /* the projector maps every feature row the encoder outputs (AnyRes: all tiles' rows; the
+     * newline tokens are added after it), at the encoder's feature width */
+    pp.tokens = vis.facts.out_rows;
+    pp.in_features = vis.facts.feature_dim;
     pp.dtype = vp->dtype;
     if (has_proj && vlm_measure(ctx, &pp, rp, &proj, NULL, &err) != VLM_OK)
         goto fail;

@@ -522,8 +522,11 @@ expanded:
             pp.dtype = cf->dtype;
             if (vlm_model_find(proj_model)) {
                 pp.model = proj_model;
-                pp.tokens = vf.tokens;
-                snprintf(key_buf, sizeof key_buf, "%s|%d|%d", proj_model, vf.tokens, cf->dtype);
+                /* every feature row the encoder outputs, at its width (see cmd_bench.c) */
+                pp.tokens = vf.out_rows;
+                pp.in_features = vf.feature_dim;
+                snprintf(key_buf, sizeof key_buf, "%s|%d|%d|%d", proj_model, vf.out_rows,
+                         vf.feature_dim, cf->dtype);
                 pj = measure_cached(&proj, key_buf, ctx, &pp, &rp);
             }
             vlm_plan_params lp = vlm_plan_default_params();

@@ -90,13 +90,17 @@ static float act_ref(float x, vg_act act) {
     case VG_ACT_RELU: return x > 0.f ? x : 0.f;
     case VG_ACT_SIGMOID: return ref_sigmoid(x);
     case VG_ACT_SILU: return x * ref_sigmoid(x);
+    case VG_ACT_QUICKGELU: return x * ref_sigmoid(1.702f * x);
+    case VG_ACT_GELU_TANH:
+        return (float)(0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x))));
     case VG_ACT_NONE: break;
     }
     return x;
 }
 
 static const char *act_name(vg_act act) {
-    static const char *names[] = {"none", "gelu", "relu", "sigmoid", "silu"};
+    static const char *names[] = {"none", "gelu", "relu", "sigmoid", "silu", "gelu_tanh",
+                                  "quickgelu"};
     return names[act];
 }
 
@@ -272,14 +276,15 @@ Test(ops, grouped_conv_several_channels_per_group) {
 }
 
 Test(ops, conv_activation_post_ops) {
-    const vg_act acts[] = {VG_ACT_GELU, VG_ACT_RELU, VG_ACT_SIGMOID, VG_ACT_SILU};
-    for (int i = 0; i < 3; i++) {
+    const vg_act acts[] = {VG_ACT_GELU,      VG_ACT_RELU,     VG_ACT_SIGMOID,
+                           VG_ACT_SILU,      VG_ACT_GELU_TANH, VG_ACT_QUICKGELU};
+    for (int i = 0; i < (int)(sizeof acts / sizeof *acts); i++) {
         check_conv((conv_case){5, 7, 9, 6, 3, 1, 1, 1, true, acts[i], false, VG_KIND_CONV},
-                   30 + (uint64_t)i);
+                   300 + 3 * (uint64_t)i);
         check_conv((conv_case){5, 7, 9, 7, 1, 1, 0, 1, false, acts[i], false, VG_KIND_CONV1X1},
-                   33 + (uint64_t)i);
+                   301 + 3 * (uint64_t)i);
         check_conv((conv_case){5, 7, 9, 5, 3, 2, 1, 5, true, acts[i], false, VG_KIND_DWCONV},
-                   36 + (uint64_t)i);
+                   302 + 3 * (uint64_t)i);
     }
 }
 
