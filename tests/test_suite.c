@@ -151,6 +151,14 @@ Test(suite, shipped_suites_parse) {
     cr_assert_eq(s.nllms, 1);
     cr_assert_str_eq(s.llms[0], "none");
     vlm_suite_free(&s);
+
+    cr_assert_eq(vlm_suite_load(VLM_SOURCE_DIR "/suites/fastvlm-baselines.suite", &s, &err),
+                 VLM_OK, "%s", err.msg);
+    cr_assert_eq(s.ngrids, 4);
+    cr_assert_str_eq(s.grids[1].models[0], "vit-l14-336");
+    cr_assert_str_eq(s.grids[3].models[0], "siglip-anyres");
+    cr_assert_eq(s.grids[3].res.v[0], 1152);
+    vlm_suite_free(&s);
 }
 
 Test(suite, every_malformed_line_is_reported_with_its_line_number) {
