@@ -10,11 +10,14 @@ float *vlm_bench_input(const vlm_plan_params *p, const vlm_plan_facts *f) {
         return NULL;
     const vlm_model_info *mi = vlm_model_find(p->model);
     bool vision = mi && !strcmp(mi->kind, "vision");
+    bool text = mi && !strcmp(mi->kind, "text");
     uint64_t s = 0x9e3779b97f4a7c15ull ^ p->seed;
     for (size_t i = 0; i < n; i++) {
         s ^= s << 13, s ^= s >> 7, s ^= s << 17;
         double u = (double)(s >> 11) / 9007199254740992.0; /* [0, 1) */
-        if (p->input_ids)
+        if (text) /* a prompt: start, ids below the specials, end at the last position */
+            x[i] = i == 0 ? 49406.0f : i + 1 == n ? 49407.0f : (float)(int64_t)(u * 49000);
+        else if (p->input_ids)
             x[i] = (float)(int64_t)(u * mi->feature_dim);
         else
             x[i] = vision ? (float)u : (float)(2.0 * u - 1.0);

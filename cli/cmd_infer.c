@@ -62,6 +62,9 @@ int vlm_cmd_infer(int argc, char **argv) {
         ok = (nd == 4 && x.shape[0] == 1 && x.shape[1] == 3) || (nd == 3 && x.shape[0] == 3);
         pp.height = ok ? (int)x.shape[nd - 2] : 0;
         pp.width = ok ? (int)x.shape[nd - 1] : 0;
+    } else if (!strcmp(mi->kind, "text")) { /* exactly the context length of token ids */
+        ok = nd == 1 && x.shape[0] == mi->default_res;
+        pp.tokens = mi->default_res;
     } else if (!strcmp(mi->kind, "llm") && nd == 1) { /* token ids */
         ok = x.shape[0] > 0 && x.shape[0] <= 131072;
         pp.input_ids = 1;
@@ -77,6 +80,11 @@ int vlm_cmd_infer(int argc, char **argv) {
                           "%s: input must be a preprocessed image of shape [1, 3, H, W] or "
                           "[3, H, W] (NCHW float)",
                           input);
+        else if (!strcmp(mi->kind, "text"))
+            vlm_error_set(&err, VLM_ERR_INVALID,
+                          "%s: input must be [%d] token ids (as floats, the tokenizer's "
+                          "zero-padded context)",
+                          input, mi->default_res);
         else
             vlm_error_set(&err, VLM_ERR_INVALID,
                           "%s: input must be [N, %d] %s%s", input, mi->embed_dim,

@@ -47,6 +47,9 @@ int vlm_cmd_models(int argc, char **argv) {
             else if (!strcmp(m->kind, "projector"))
                 snprintf(in, sizeof in, "%d x %d features -> %d x %d", f.tokens, m->embed_dim,
                          f.tokens, f.feature_dim);
+            else if (!strcmp(m->kind, "text"))
+                snprintf(in, sizeof in, "%d token ids -> embedding of %d", f.tokens,
+                         f.feature_dim);
             else
                 snprintf(in, sizeof in, "prefill of %d tokens x %d -> %d logits", f.tokens,
                          m->embed_dim, f.feature_dim);

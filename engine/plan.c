@@ -134,6 +134,7 @@ struct vlm_plan {
     int64_t *times; /* owned: per-node times of the last profile */
     float *sink;    /* owned: where outputs go when the caller does not want them */
     int input_ids;  /* llm input is token ids: validated before each run */
+    int64_t vocab;  /* ids must be below this */
 };
 
 vlm_plan_params vlm_plan_default_params(void) {
@@ -310,7 +311,8 @@ static vlm_status build(const model_def *d, dnnl_engine_t engine, const vlm_plan
         vg_reorder(g, o.pooled, plan->pooled_out);
     }
     plan->input = o.input;
-    plan->input_ids = p->input_ids;
+    plan->input_ids = p->input_ids || b.vocab > 0;
+    plan->vocab = b.vocab > 0 ? b.vocab : d->info.feature_dim;
     return vg_status(g, err);
 }
 
@@ -497,7 +499,7 @@ static vlm_status run(vlm_plan *plan, const float *input, float *tokens, float *
         return vlm_error_set(err, VLM_ERR_INVALID,
                              "the pooled embedding was not planned (set params.pooled)");
     if (plan->input_ids) { /* token ids as floats: integers inside the vocabulary */
-        int64_t vocab = plan->def->info.feature_dim;
+        int64_t vocab = plan->vocab;
         for (int64_t i = 0; i < plan->facts.input_count; i++)
             if (!(input[i] >= 0 && input[i] < (float)vocab && input[i] == (float)(int64_t)input[i]))
                 return vlm_error_set(err, VLM_ERR_INVALID,

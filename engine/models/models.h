@@ -48,6 +48,8 @@ struct mb {
     bool in_head;             /* count into params_head too */
     int layers_total, layers_built; /* llm: decoder layers of the model / built */
     int64_t macs_unbuilt;     /* llm: MACs of the layers not built (layer sampling) */
+    int64_t vocab;            /* text encoders: the input is token ids below this (validated
+                                 before each run); 0 otherwise */
     int64_t visual_tokens;    /* vision: tokens the VLM feeds its LLM when they differ from the
                                  output rows (AnyRes adds newline tokens); 0 = the rows */
     float **tmp;

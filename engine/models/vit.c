@@ -36,27 +36,29 @@ typedef struct vit_cfg {
     char head;          /* 'p': ln_post(cls) @ proj (CLIP); 'm': post-LN + MAP head (SigLIP) */
     bool anyres;        /* input is an image split into AnyRes tiles of `native` pixels */
     vit_scheme synthetic_scheme;
+    bool causal;        /* text towers: causal attention mask */
+    int64_t vocab;      /* text towers: token vocabulary (native = context length) */
 } vit_cfg;
 
 /* OpenAI CLIP ViT-B/16 (spec 3.2): VLM output = the last block's patch tokens. */
 static const vit_cfg VIT_B16 = {16, 768, 12, 12, 3072, 224, true, false, true, VG_ACT_QUICKGELU,
-                                1e-5f, 12, 512, 'p', false, SCHEME_OPENCLIP};
+                                1e-5f, 12, 512, 'p', false, SCHEME_OPENCLIP, false, 0};
 /* OpenAI CLIP ViT-L/14 @ 336 (spec 3.1): LLaVA-1.5 takes block 23 of 24, without the cls. */
 static const vit_cfg VIT_L14_336 = {14, 1024, 24, 16, 4096, 336, true, false, true,
                                     VG_ACT_QUICKGELU, 1e-5f, 23, 768, 'p', false,
-                                    SCHEME_OPENCLIP};
+                                    SCHEME_OPENCLIP, false, 0};
 /* SigLIP SO400M/14 @ 384 (spec 3.3): LLaVA-OneVision drops the last block and the head. */
 static const vit_cfg SIGLIP = {14, 1152, 27, 16, 4304, 384, false, true, false, VG_ACT_GELU_TANH,
-                               1e-6f, 26, 1152, 'm', false, SCHEME_HF};
+                               1e-6f, 26, 1152, 'm', false, SCHEME_HF, false, 0};
 static const vit_cfg SIGLIP_ANYRES = {14, 1152, 27, 16, 4304, 384, false, true, false,
-                                      VG_ACT_GELU_TANH, 1e-6f, 26, 1152, 'm', true, SCHEME_HF};
+                                      VG_ACT_GELU_TANH, 1e-6f, 26, 1152, 'm', true, SCHEME_HF, false, 0};
 /* Small configs for tests: every block kind of the real ones, at test speed. */
 static const vit_cfg VIT_TINY = {8, 64, 3, 4, 256, 32, true, false, true, VG_ACT_QUICKGELU,
-                                 1e-5f, 2, 32, 'p', false, SCHEME_OPENCLIP};
+                                 1e-5f, 2, 32, 'p', false, SCHEME_OPENCLIP, false, 0};
 static const vit_cfg SIGLIP_TINY = {8, 48, 3, 3, 136, 32, false, true, false, VG_ACT_GELU_TANH,
-                                    1e-6f, 2, 48, 'm', false, SCHEME_HF};
+                                    1e-6f, 2, 48, 'm', false, SCHEME_HF, false, 0};
 static const vit_cfg SIGLIP_TINY_ANYRES = {8, 48, 3, 3, 136, 32, false, true, false,
-                                           VG_ACT_GELU_TANH, 1e-6f, 2, 48, 'm', true, SCHEME_HF};
+                                           VG_ACT_GELU_TANH, 1e-6f, 2, 48, 'm', true, SCHEME_HF, false, 0};
 
 #define NAME(...) mb_name(nm, sizeof nm, __VA_ARGS__)
 
@@ -311,7 +313,7 @@ static void get_qkv(mb *b, int64_t i, int64_t d, float **w, float **bias) {
  * heads' outputs are written into o [T*nq, d]. */
 static void attention(vg_graph *g, vg_tensor q_base, int64_t qs, int64_t qoff, int64_t nq,
                       vg_tensor kv, int64_t kvs, int64_t koff, int64_t voff, int64_t n, int64_t T,
-                      int64_t heads, int64_t hd, vg_tensor o) {
+                      int64_t heads, int64_t hd, vg_tensor mask, vg_tensor o) {
     int64_t d = heads * hd;
     vg_tensor q = vg_view(g, q_base, 4, (int64_t[]){T, heads, nq, hd},
                           (int64_t[]){nq * qs, hd, qs, 1}, qoff);
@@ -343,15 +345,17 @@ static void attention(vg_graph *g, vg_tensor q_base, int64_t qs, int64_t qoff, i
     /* a 4-D vg_new is nhwc; scores want plain row-major: view them so */
     vg_tensor s4 = vg_view(g, s, 4, (int64_t[]){T, heads, nq, n},
                            (int64_t[]){heads * nq * n, nq * n, n, 1}, 0);
-    vg_matmul(g, q, kt, s4, 1.0f / sqrtf((float)hd), VG_KIND_ATTENTION);
+    vg_matmul_add(g, q, kt, s4, 1.0f / sqrtf((float)hd), mask, VG_KIND_ATTENTION);
     vg_tensor p = vg_softmax(g, s4, vg_dtype(g) == dnnl_f32 ? s4 : VG_NONE);
     vg_tensor o4 = vg_view(g, o, 4, (int64_t[]){T, heads, nq, hd}, (int64_t[]){nq * d, hd, d, 1},
                            0);
     vg_matmul(g, p, v, o4, 1.0f, VG_KIND_ATTENTION);
 }
 
-/* One pre-LN transformer block on x [T*n, d], in place. */
-static void block(mb *b, const vit_cfg *c, int64_t i, vg_tensor x, int64_t T, int64_t n) {
+/* One pre-LN transformer block on x [T*n, d], in place; mask: VG_NONE or an additive [n, n]
+ * float32 mask (causal text towers). */
+static void block(mb *b, const vit_cfg *c, int64_t i, vg_tensor x, int64_t T, int64_t n,
+                  vg_tensor mask) {
     char nm[256], base[128];
     vg_graph *g = b->g;
     int64_t d = c->width, hd = d / c->heads;
@@ -361,7 +365,7 @@ static void block(mb *b, const vit_cfg *c, int64_t i, vg_tensor x, int64_t T, in
     get_qkv(b, i, d, &wqkv, &bqkv);
     vg_tensor qkv = vg_linear(g, h, VG_NONE, 3 * d, wqkv, bqkv, VG_ACT_NONE, false);
     vg_tensor o = vg_new(g, 2, (int64_t[]){T * n, d}, 0);
-    attention(g, qkv, 3 * d, 0, n, qkv, 3 * d, d, 2 * d, n, T, c->heads, hd, o);
+    attention(g, qkv, 3 * d, 0, n, qkv, 3 * d, d, 2 * d, n, T, c->heads, hd, mask, o);
     float *wo = mb_get(b, NAME("%s.attn.out_proj.weight", base), MB_INIT_FANIN, true, 2,
                        (int64_t[]){d, d});
     float *bo = mb_get(b, NAME("%s.attn.out_proj.bias", base), MB_INIT_BIAS, true, 1,
@@ -421,7 +425,7 @@ static vg_tensor map_head(mb *b, const vit_cfg *c, vg_tensor x, int64_t n) {
     vg_tensor kv = vg_linear(g, x, VG_NONE, 2 * d, win ? win + d * d : NULL, bin ? bin + d : NULL,
                              VG_ACT_NONE, false);
     vg_tensor o = vg_new(g, 2, (int64_t[]){1, d}, 0);
-    attention(g, qt, d, 0, 1, kv, 2 * d, 0, d, n, 1, c->heads, hd, o);
+    attention(g, qt, d, 0, 1, kv, 2 * d, 0, d, n, 1, c->heads, hd, VG_NONE, o);
     vg_tensor y = vg_linear(g, o, VG_NONE, d, wo, bo, VG_ACT_NONE, false);
     vg_tensor h = layernorm(b, "head.layernorm", y, d, c->eps);
     float *w1 = mb_get(b, "head.mlp.fc1.weight", MB_INIT_FANIN, true, 2, (int64_t[]){c->mlp, d});
@@ -506,7 +510,7 @@ static mb_outputs vit_build(mb *b, const void *cfgp, const vlm_plan_params *p) {
     }
     for (int64_t i = 0; i < nblocks; i++) {
         vg_set_stage(g, (int)i + 1);
-        block(b, c, i, x, T, n);
+        block(b, c, i, x, T, n, VG_NONE);
         if (i == c->select - 1) { /* the VLM's features: patch tokens of this block */
             out.output = vg_view(g, x, 4, (int64_t[]){1, d, T * gh, gw},
                                  (int64_t[]){T * n * d, 1, gw * d, d}, c->cls ? d : 0);
@@ -567,6 +571,226 @@ static const char *vit_stage_name(const void *cfgp, int stage) {
     return "head";
 }
 
+/* ---- text towers (spec 5.1, 5.2): OpenAI CLIP and MobileCLIP text transformers ---------- */
+
+/* CLIP BPE: vocabulary 49408, context 77. OpenAI CLIP text: causal, QuickGELU. MobileCLIP
+ * "base" text (S1/S2): bidirectional with no padding mask, exact GELU; MobileCLIP-B: causal;
+ * MobileCLIP-S3/L: width 768. */
+static const vit_cfg TEXT_CLIP_B16 = {0, 512, 12, 8, 2048, 77, false, false, false,
+                                      VG_ACT_QUICKGELU, 1e-5f, 12, 512, 't', false,
+                                      SCHEME_OPENCLIP, true, 49408};
+static const vit_cfg TEXT_CLIP_L14 = {0, 768, 12, 12, 3072, 77, false, false, false,
+                                      VG_ACT_QUICKGELU, 1e-5f, 12, 768, 't', false,
+                                      SCHEME_OPENCLIP, true, 49408};
+static const vit_cfg TEXT_MC_S1 = {0, 512, 12, 8, 2048, 77, false, false, false, VG_ACT_GELU,
+                                   1e-5f, 12, 512, 't', false, SCHEME_OPENCLIP, false, 49408};
+static const vit_cfg TEXT_MC_B = {0, 512, 12, 8, 2048, 77, false, false, false, VG_ACT_GELU,
+                                  1e-5f, 12, 512, 't', false, SCHEME_OPENCLIP, true, 49408};
+static const vit_cfg TEXT_MC_L = {0, 768, 12, 12, 3072, 77, false, false, false, VG_ACT_GELU,
+                                  1e-5f, 12, 768, 't', false, SCHEME_OPENCLIP, false, 49408};
+static const vit_cfg TEXT_TINY = {0, 32, 2, 4, 128, 16, false, false, false, VG_ACT_QUICKGELU,
+                                  1e-5f, 2, 24, 't', false, SCHEME_OPENCLIP, true, 300};
+static const vit_cfg TEXT_TINY_BIDIR = {0, 32, 2, 4, 128, 16, false, false, false, VG_ACT_GELU,
+                                        1e-5f, 2, 24, 't', false, SCHEME_OPENCLIP, false, 300};
+
+/* Apple MobileCLIP (ml-mobileclip) text names of the open_clip logical ones. */
+static bool apple_text_map(const mb *b, const char *logical, char *out, size_t size) {
+    static const struct {
+        const char *from, *to;
+    } whole[] = {{"token_embedding.weight", "embedding_layer.weight"},
+                 {"positional_embedding", "positional_embedding.pos_embed.pos_embed"},
+                 {"ln_final.weight", "final_layer_norm.weight"},
+                 {"ln_final.bias", "final_layer_norm.bias"},
+                 {"text_projection", "projection_layer"}};
+    for (size_t i = 0; i < sizeof whole / sizeof *whole; i++)
+        if (!strcmp(logical, whole[i].from)) {
+            snprintf(out, size, "%s%s", b->prefix, whole[i].to);
+            return true;
+        }
+    static const struct {
+        const char *from, *to;
+    } part[] = {{"ln_1.", "pre_norm_mha.0."},
+                {"attn.in_proj_weight", "pre_norm_mha.1.qkv_proj.weight"},
+                {"attn.in_proj_bias", "pre_norm_mha.1.qkv_proj.bias"},
+                {"attn.out_proj.", "pre_norm_mha.1.out_proj."},
+                {"ln_2.", "pre_norm_ffn.0."},
+                {"mlp.c_fc.", "pre_norm_ffn.1."},
+                {"mlp.c_proj.", "pre_norm_ffn.4."}};
+    int i, n = 0;
+    if (sscanf(logical, "transformer.resblocks.%d.%n", &i, &n) == 1 && n)
+        for (size_t k = 0; k < sizeof part / sizeof *part; k++) {
+            size_t len = strlen(part[k].from);
+            if (!strncmp(logical + n, part[k].from, len)) {
+                snprintf(out, size, "%stransformer.%d.%s%s", b->prefix, i, part[k].to,
+                         logical + n + len);
+                return true;
+            }
+        }
+    return false;
+}
+
+static vlm_status text_detect(mb *b, const void *cfgp, vlm_error *err) {
+    (void)cfgp;
+    static char prefix[256];
+    static const char *suffix[2] = {"token_embedding.weight", "embedding_layer.weight"};
+    for (int sh = 0; sh < b->nshards; sh++)
+        for (int i = 0; i < vlm_weights_count(b->shards[sh]); i++) {
+            const char *name = vlm_weights_at(b->shards[sh], i)->name;
+            size_t len = strlen(name);
+            for (int k = 0; k < 2; k++) {
+                size_t sl = strlen(suffix[k]);
+                if (len >= sl && !strcmp(name + len - sl, suffix[k]) &&
+                    (len == sl || name[len - sl - 1] == '.') && len - sl < sizeof prefix) {
+                    memcpy(prefix, name, len - sl);
+                    prefix[len - sl] = '\0';
+                    b->prefix = prefix;
+                    b->map = k == 0 ? NULL : apple_text_map;
+                    return VLM_OK;
+                }
+            }
+        }
+    return vlm_error_set(err, VLM_ERR_FORMAT,
+                         "%s: no text transformer found: expected open_clip names (e.g. "
+                         "'token_embedding.weight', optionally under 'text.') or MobileCLIP "
+                         "names ('text_encoder.embedding_layer.weight')",
+                         b->ckpt_path);
+}
+
+typedef struct embed_ctx {
+    int64_t n, d;
+    float *table, *pos; /* owned copies: [vocab, d], [n, d] */
+} embed_ctx;
+
+static void embed_ctx_free(void *p) {
+    embed_ctx *e = p;
+    if (e) {
+        free(e->table);
+        free(e->pos);
+        free(e);
+    }
+}
+
+/* x[t] = table[ids[t]] + pos[t] (float32; ids validated by vlm_plan_run) */
+static void embed_run(void *c, void *const *ptrs) {
+    const embed_ctx *e = c;
+    const float *ids = ptrs[0];
+    float *x = ptrs[1];
+    for (int64_t t = 0; t < e->n; t++) {
+        const float *row = e->table + (int64_t)ids[t] * e->d;
+        for (int64_t j = 0; j < e->d; j++)
+            x[t * e->d + j] = row[j] + e->pos[t * e->d + j];
+    }
+}
+
+typedef struct pick_ctx {
+    int64_t n, e;
+} pick_ctx;
+
+/* out = rows[argmax(ids)]: the end-of-text token (the largest id; the first if repeated) */
+static void pick_run(void *c, void *const *ptrs) {
+    const pick_ctx *p = c;
+    const float *ids = ptrs[0], *rows = ptrs[1];
+    float *out = ptrs[2];
+    int64_t best = 0;
+    for (int64_t t = 1; t < p->n; t++)
+        if (ids[t] > ids[best])
+            best = t;
+    memcpy(out, rows + best * p->e, (size_t)p->e * sizeof(float));
+}
+
+static mb_outputs text_build(mb *b, const void *cfgp, const vlm_plan_params *p) {
+    const vit_cfg *c = cfgp;
+    vg_graph *g = b->g;
+    mb_outputs out = {VG_NONE, VG_NONE, VG_NONE};
+    int64_t n = p->tokens, d = c->width, e = c->embed;
+    b->vocab = c->vocab;
+    vg_set_stage(g, 0);
+    out.input = vg_new(g, 1, (int64_t[]){n}, dnnl_f32);
+    vg_mark_external(g, out.input);
+    float *table = mb_get(b, "token_embedding.weight", MB_INIT_FANIN, true, 2,
+                          (int64_t[]){c->vocab, d});
+    float *pos = mb_get_flat(b, "positional_embedding", MB_INIT_BIAS, c->native * d, 2,
+                             (const int[]){2, 4},
+                             (const int64_t *const[]){(int64_t[]){c->native, d},
+                                                      (int64_t[]){1, 1, c->native, d}});
+    vg_tensor x0 = vg_new(g, 2, (int64_t[]){n, d}, dnnl_f32);
+    embed_ctx *ec = NULL;
+    if (!vg_is_dry(g) && table && pos) {
+        ec = calloc(1, sizeof *ec);
+        if (ec) {
+            ec->n = n;
+            ec->d = d;
+            ec->table = malloc((size_t)(c->vocab * d) * sizeof(float));
+            ec->pos = malloc((size_t)(n * d) * sizeof(float));
+        }
+        if (!ec || !ec->table || !ec->pos) {
+            embed_ctx_free(ec);
+            vg_fail(g, VLM_ERR_NOMEM, "out of memory for the token embedding table");
+            return out;
+        }
+        memcpy(ec->table, table, (size_t)(c->vocab * d) * sizeof(float));
+        memcpy(ec->pos, pos, (size_t)(n * d) * sizeof(float));
+    }
+    vg_custom(g, VG_KIND_EMBED, 0, embed_run, ec, embed_ctx_free, 2,
+              (vg_tensor[]){out.input, x0});
+    vg_tensor x = vg_reorder(g, x0, vg_new(g, 2, (int64_t[]){n, d}, 0));
+    mb_tmp_reset(b);
+    vg_tensor mask = VG_NONE;
+    if (c->causal) {
+        float *m = vg_is_dry(g) ? NULL : malloc((size_t)(n * n) * sizeof *m);
+        if (m)
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t j = 0; j < n; j++)
+                    m[i * n + j] = j <= i ? 0.0f : -INFINITY;
+        else if (!vg_is_dry(g))
+            vg_fail(g, VLM_ERR_NOMEM, "out of memory for the causal mask");
+        mask = vg_const(g, 2, (int64_t[]){n, n}, m);
+        free(m);
+    }
+    for (int64_t i = 0; i < c->layers; i++) {
+        vg_set_stage(g, (int)i + 1);
+        block(b, c, i, x, 1, n, mask);
+    }
+    vg_set_stage(g, (int)c->layers + 1);
+    vg_tensor h = layernorm(b, "ln_final", x, d, c->eps);
+    float *proj = mb_get(b, "text_projection", MB_INIT_FANIN, true, 2, (int64_t[]){d, e});
+    float *wt = mb_alloc(b, d * e); /* as a Linear weight [e, d] */
+    if (proj && wt)
+        for (int64_t i = 0; i < d; i++)
+            for (int64_t j = 0; j < e; j++)
+                wt[j * d + i] = proj[i * e + j];
+    /* every position is projected (77 x d x e MACs, < 0.5% of the tower): the row to keep
+     * depends on the ids, known only at run time */
+    vg_tensor rows = vg_linear(g, h, vg_new(g, 2, (int64_t[]){n, e}, dnnl_f32), e, wt, NULL,
+                               VG_ACT_NONE, false);
+    out.output = vg_new(g, 2, (int64_t[]){1, e}, dnnl_f32);
+    pick_ctx *pc = vg_is_dry(g) ? NULL : malloc(sizeof *pc);
+    if (pc) {
+        pc->n = n;
+        pc->e = e;
+    } else if (!vg_is_dry(g)) {
+        vg_fail(g, VLM_ERR_NOMEM, "out of memory");
+    }
+    vg_custom(g, VG_KIND_EMBED, 0, pick_run, pc, free, 3,
+              (vg_tensor[]){out.input, rows, out.output});
+    mb_tmp_reset(b);
+    return out;
+}
+
+static vlm_status text_check(const model_def *d, const vlm_plan_params *p, vlm_error *err) {
+    const vit_cfg *c = d->cfg;
+    if (p->tokens != c->native)
+        return vlm_error_set(err, VLM_ERR_INVALID,
+                             "%s takes exactly %lld token ids (its context length), not %d",
+                             d->info.name, (long long)c->native, p->tokens);
+    return VLM_OK;
+}
+
+#define TEXT_NAMES                                                                              \
+    "open_clip (token_embedding, positional_embedding, transformer.resblocks.{i}.*, "           \
+    "ln_final, text_projection; optionally under text.) or ml-mobileclip "                      \
+    "(text_encoder.embedding_layer, text_encoder.transformer.{i}.pre_norm_*)"
+
 #define CLIP_NAMES                                                                              \
     "open_clip (visual.conv1, visual.transformer.resblocks.{i}.*, visual.proj) or HF "          \
     "CLIPVisionModel (vision_model.embeddings.*, vision_model.encoder.layers.{i}.*), any prefix"
@@ -599,5 +823,27 @@ const model_def vlm_vit_models[] = {
     {{"siglip-tiny-anyres", "vision", "siglip-tiny over AnyRes tiles of 32 pixels, for tests",
       "vit", 64, 1, 8, "AnyRes: 16 + h x (w + 1)", SIGLIP_NAMES, 48, 48},
      &SIGLIP_TINY_ANYRES, vit_detect, vit_check, vit_build, vit_stage_name},
+    {{"text-clip-b16", "text", "OpenAI CLIP ViT-B/16 text tower (causal, QuickGELU)", "clip-text",
+      77, 1, 1, "77 token ids -> 1 embedding", TEXT_NAMES, 512, 512},
+     &TEXT_CLIP_B16, text_detect, text_check, text_build, vit_stage_name},
+    {{"text-clip-l14", "text", "OpenAI CLIP ViT-L/14 text tower (causal, QuickGELU)", "clip-text",
+      77, 1, 1, "77 token ids -> 1 embedding", TEXT_NAMES, 768, 768},
+     &TEXT_CLIP_L14, text_detect, text_check, text_build, vit_stage_name},
+    {{"text-mobileclip-s1", "text",
+      "MobileCLIP-S1/S2 text tower (\"base\", bidirectional, no padding mask)", "clip-text", 77, 1,
+      1, "77 token ids -> 1 embedding", TEXT_NAMES, 512, 512},
+     &TEXT_MC_S1, text_detect, text_check, text_build, vit_stage_name},
+    {{"text-mobileclip-b", "text", "MobileCLIP-B text tower (causal)", "clip-text", 77, 1, 1,
+      "77 token ids -> 1 embedding", TEXT_NAMES, 512, 512},
+     &TEXT_MC_B, text_detect, text_check, text_build, vit_stage_name},
+    {{"text-mobileclip-l", "text", "MobileCLIP-S3/L text tower (width 768, bidirectional)",
+      "clip-text", 77, 1, 1, "77 token ids -> 1 embedding", TEXT_NAMES, 768, 768},
+     &TEXT_MC_L, text_detect, text_check, text_build, vit_stage_name},
+    {{"text-tiny", "text", "2-block causal CLIP-shaped text tower for tests", "clip-text", 16, 1,
+      1, "16 token ids -> 1 embedding", TEXT_NAMES, 24, 32},
+     &TEXT_TINY, text_detect, text_check, text_build, vit_stage_name},
+    {{"text-tiny-bidir", "text", "2-block bidirectional MobileCLIP-shaped text tower for tests",
+      "clip-text", 16, 1, 1, "16 token ids -> 1 embedding", TEXT_NAMES, 24, 32},
+     &TEXT_TINY_BIDIR, text_detect, text_check, text_build, vit_stage_name},
 };
 const int vlm_vit_model_count = sizeof vlm_vit_models / sizeof vlm_vit_models[0];
