@@ -14,6 +14,7 @@
 
 #include "bench/bench.h"
 #include "cli/cli.h"
+#include "plots/plots.h"
 #include "results/results.h"
 #include "suites/suites.h"
 
@@ -207,9 +208,11 @@ int vlm_cmd_sweep(int argc, char **argv) {
         {"text-tokens", required_argument, NULL, 'x'}, {"quiet", no_argument, NULL, 'q'},
         {"warmup", required_argument, NULL, 'W'},  {"min-reps", required_argument, NULL, 'n'},
         {"min-time", required_argument, NULL, 'T'}, {"max-time", required_argument, NULL, 'X'},
+        {"plot", no_argument, NULL, 'P'},          {"plot-dir", required_argument, NULL, 'D'},
         {0}};
     const char *res_text = NULL, *models = NULL, *llms = NULL, *dtypes = NULL, *weights = NULL,
-               *suite_path = NULL, *out_path = NULL;
+               *suite_path = NULL, *out_path = NULL, *plot_dir = NULL;
+    int plot = 0;
     int threads = 0, resume = 0, quiet = 0, shard_k = 0, shard_n = 1, text_tokens = -1, c;
     vlm_runner_params rp = {.warmup = 1, .min_reps = 3, .min_time_s = 0.5, .max_time_s = 30,
                             .max_reps = 1000};
@@ -229,6 +232,8 @@ int vlm_cmd_sweep(int argc, char **argv) {
         case 'o': out_path = optarg; break;
         case 'R': resume = 1; break;
         case 'q': quiet = 1; break;
+        case 'P': plot = 1; break;
+        case 'D': plot = 1, plot_dir = optarg; break;
         case 'S':
             if (sscanf(optarg, "%d/%d", &shard_k, &shard_n) != 2 || shard_n < 1 || shard_k < 0 ||
                 shard_k >= shard_n) {
@@ -630,6 +635,10 @@ expanded:
                 "%d of %d measurements noisy (95%% CI wider than %.0f%% of the median); "
                 "%.1f s\n",
                 ran - skipped, skipped, resumed, noisy_parts, parts, 100 * VLM_NOISY_CI, wall);
+    /* --plot: the charts of the whole results file (issue 7) */
+    if (plot && code == VLM_EXIT_OK &&
+        vlm_plot_after_sweep(path, plot_dir, stderr, &err) != VLM_OK)
+        code = vlm_cli_fail("sweep", &err);
     cache_free(&vision);
     cache_free(&pre);
     cache_free(&proj);

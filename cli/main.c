@@ -60,6 +60,8 @@ const vlm_cli_command vlm_cli_commands[] = {
      "preprocessed; Y.npy the output tokens [grid_h * grid_w, feature_dim] (row-major over h\n"
      "then w), what FastVLM feeds its projector; P.npy the pooled CLIP embedding.\n"
      "Projectors: X.npy is [N, in_dim] features; Y.npy [N, d_llm].\n"
+     "Text towers (text-*): X.npy is the [77] token ids (as floats) of one prompt; Y.npy\n"
+     "the [1, embed] text embedding (at the end-of-text token, not normalised).\n"
      "LLMs: X.npy is [N, d] input embeddings or [N] token ids (as floats); Y.npy the\n"
      "last-position logits [1, vocab] of the prefill.\n",
      vlm_cmd_infer},
@@ -68,6 +70,7 @@ const vlm_cli_command vlm_cli_commands[] = {
      "                      [--threads N] [--weights FILE] [--suite FILE] [--out FILE]\n"
      "                      [--resume] [--shard K/N] [--text-tokens N] [--quiet]\n"
      "                      [--warmup N] [--min-reps N] [--min-time S] [--max-time S]\n"
+     "                      [--plot] [--plot-dir DIR]\n"
      "\n"
      "For every vision model x resolution x dtype x LLM: times preprocessing (JPEG decode,\n"
      "pad to square, bicubic resize, normalise), the vision encoder, the projector and the LLM\n"
@@ -84,7 +87,9 @@ const vlm_cli_command vlm_cli_commands[] = {
      "  --shard K/N     run only the K-th (0-based) of N disjoint slices of the grid\n"
      "  --text-tokens N text tokens of the prompt added to the prefill (default 24)\n"
      "  --min-reps N, --min-time S, --max-time S, --warmup N: repetitions per measurement\n"
-     "                  (defaults 3, 0.5 s, 30 s, 1: the default grid fits in ~5 minutes)\n",
+     "                  (defaults 3, 0.5 s, 30 s, 1: the default grid fits in ~5 minutes)\n"
+     "  --plot          then draw the results file's charts (see `vlmbench plot`) into\n"
+     "                  --plot-dir DIR (default: the results file without .jsonl, + -plots)\n",
      vlm_cmd_sweep},
     {"eval", "score a model on SEED-Bench, MMMU, zero-shot ImageNet or segmentation",
      "usage: vlmbench eval mmmu|seedbench|zeroshot|miou|depth ... (see vlmbench eval TASK --help)\n",
@@ -109,7 +114,25 @@ const vlm_cli_command vlm_cli_commands[] = {
      "  --force    overwrite an existing OUT\n",
      vlm_cmd_results},
     {"plot", "draw Pareto and trade-off charts from results files",
-     "usage: vlmbench plot RESULTS.jsonl... [--out DIR]\n", vlm_cmd_plot},
+     "usage: vlmbench plot RESULTS.jsonl... [--out DIR] [--format png|svg|both] [--published]\n"
+     "                     [--published-dir DIR]\n"
+     "\n"
+     "Draws the charts the records support with gnuplot, each as NAME.png/.svg plus NAME.dat\n"
+     "(the numbers) and NAME.gp (`gnuplot NAME.gp` in that folder redraws it): TTFT vs\n"
+     "resolution per LLM (stacked parts), visual tokens and vision latency (95% CI) vs\n"
+     "resolution, accuracy vs TTFT / vision latency Pareto charts, and zero-shot ImageNet\n"
+     "top-1 vs image-encoder latency. Records of different machine fingerprints (CPU, threads,\n"
+     "dtype, oneDNN, build) are drawn in separate subfolders, never on one chart.\n"
+     "\n"
+     "  --out DIR         output folder (default: the first file without .jsonl, + -plots)\n"
+     "  --format F        png, svg or both (default both)\n"
+     "  --published       accuracy the records lack from the papers' published numbers\n"
+     "                    (embedded results/published/*.csv), drawn as published; adds the\n"
+     "                    MobileCLIP table to the zero-shot chart\n"
+     "  --published-dir DIR  read the published CSV files from DIR instead\n"
+     "gnuplot: found on PATH, or VLM_GNUPLOT=PROGRAM; when missing, the .dat and .gp files are\n"
+     "still written, a note says so, and the exit code is 0.\n",
+     vlm_cmd_plot},
 };
 const int vlm_cli_command_count = (int)(sizeof vlm_cli_commands / sizeof vlm_cli_commands[0]);
 
