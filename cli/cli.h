@@ -60,6 +60,7 @@ int vlm_cmd_eval_zeroshot(int argc, char **argv);  /* cmd_eval_zeroshot.c */
 int vlm_cmd_eval_miou(int argc, char **argv);      /* cmd_eval_miou.c */
 int vlm_cmd_eval_depth(int argc, char **argv);     /* cmd_eval_depth.c */
 int vlm_cmd_compare(int argc, char **argv);        /* cmd_compare.c */
+extern const char vlm_compare_usage[];             /* its --help, defined beside it */
 int vlm_cmd_plot(int argc, char **argv);           /* cmd_plot.c */
 
 extern const vlm_cli_command vlm_cli_commands[];

@@ -95,7 +95,7 @@ const vlm_cli_command vlm_cli_commands[] = {
      "usage: vlmbench eval mmmu|seedbench|zeroshot|miou|depth ... (see vlmbench eval TASK --help)\n",
      vlm_cmd_eval},
     {"compare", "statistical regression gate between two results files",
-     "usage: vlmbench compare BASE.jsonl NEW.jsonl\n", vlm_cmd_compare},
+     vlm_compare_usage, vlm_cmd_compare},
     {"results", "show or merge results files",
      "usage: vlmbench results show FILE [--format table|md|csv|json]\n"
      "       vlmbench results merge OUT IN... [--force]\n"
