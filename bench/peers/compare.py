@@ -4,19 +4,35 @@
     /usr/bin/python3 bench/peers/compare.py [--model fastvithd,mci0] [--res 256,512,1024]
         [--threads 1,2] [--rounds 3] [--reps 5] [--out /tmp/vlm_peers]
     /usr/bin/python3 bench/peers/compare.py --model qwen2-0.5b,qwen2-1.5b --tokens 280
+    /usr/bin/python3 bench/peers/compare.py --model vit-b16,vit-l14-336 --torch-rounds 1
 
   engine  our vlmbench binary (`vlmbench bench --json`, accuracy with `vlmbench infer`)
   ort     ONNX Runtime, npm onnxruntime-node, CPU EP (bench/peers/ort_bench.mjs)
   torch   Debian's PyTorch (this interpreter), float32, no_grad. Image towers:
           tests/torch/fastvit_ref.py in inference form, contiguous and channels_last both
-          timed and the faster (lower median) reported. LLMs: tests/torch/qwen2_ref.py's
-          OnnxPrefill, the module its ONNX export traces (eager; no layout variants)
+          timed and the faster (lower median) reported. Baseline encoders:
+          tests/torch/vit_ref.py's Features (its forward code replaying the stored weights;
+          ConvNeXt contiguous and channels_last, ViTs contiguous only: their one 4-D op is the
+          patch conv). LLMs: tests/torch/qwen2_ref.py's OnnxPrefill, the module its ONNX
+          export traces (eager; no layout variants)
 
 Image towers (fastvithd, mci0-2): for every (model, res) the network is built once with a fixed
 seed (fastvit_ref.py: seeded training-form weights, rounded to f32, folded to inference form)
 and written to OUT/<model>_<H>x<W>/: weights.safetensors (timm names, inference form, F32),
 model.onnx (exported at that size), input.npy ([1,3,H,W] float32 in [0,1]) and expected.npy
 (the reference forward on those weights, [h*w, 2C] float32; float64 compute by default).
+
+Baseline encoders (vit-b16 224, vit-l14-336 336, siglip 384, convnext-l 768; vit-tiny,
+siglip-tiny, convnext-tiny for smoke runs; default input: the native size): for every
+(model, res) a child process (`compare.py encoder-prepare`) draws vit_ref.py's seeded weights
+(vit_ref.Weights, seed --seed) and writes OUT/<model>_<H>x<W>/: weights.safetensors (F32;
+open_clip names visual.* for the CLIP ViTs, HF vision_model.* for SigLIP, timm stem./stages.
+for ConvNeXt; the ViTs hold the blocks up to the VLM's select layer, the features the engine
+computes), onnx/model.onnx (vit_ref.Features exported at that size: pixel_values [1,3,H,W]
+-> features [tokens, dim]; external data files above 2 GiB; ViTs only at their native size:
+torch 1.13 cannot export the antialiased bicubic resize of the position table), input.npy ([1,3,H,W] float32
+in [-1,1], seed + 1, as vit_ref.py's CLI) and expected.npy (vit_forward / convnext_forward's
+features; float64 compute by default).
 
 LLMs (qwen2-0.5b, qwen2-1.5b; qwen2-tiny and vicuna-tiny for smoke runs): for every (model, N)
 a child process builds the seeded weights with qwen2_ref.py's code (kept in float32, the values
@@ -55,11 +71,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 REF_PY = os.path.join(ROOT, "tests", "torch", "fastvit_ref.py")
 QREF_PY = os.path.join(ROOT, "tests", "torch", "qwen2_ref.py")
+VREF_PY = os.path.join(ROOT, "tests", "torch", "vit_ref.py")
 
 OMP_ENV = {"OMP_PROC_BIND": "close", "OMP_PLACES": "cores"}
 # before torch (and its OpenMP runtime) is loaded, so that the preparation step runs under the
@@ -75,8 +93,13 @@ except ImportError as e:  # pragma: no cover - wrong interpreter
 sys.path.insert(0, os.path.dirname(REF_PY))
 import fastvit_ref as ref  # noqa: E402
 import qwen2_ref as qref  # noqa: E402
+import vit_ref as vref  # noqa: E402
 
-VISION_MODELS = ("fastvithd", "mci0", "mci1", "mci2")
+FASTVIT_MODELS = ("fastvithd", "mci0", "mci1", "mci2")
+# baseline encoders: engine model name (= vit_ref.CFGS key) -> native input side
+ENCODER_MODELS = {"vit-b16": 224, "vit-l14-336": 336, "siglip": 384, "convnext-l": 768,
+                  "vit-tiny": 32, "siglip-tiny": 32, "convnext-tiny": 64}
+VISION_MODELS = FASTVIT_MODELS + tuple(ENCODER_MODELS)
 # engine model name -> qwen2_ref.py preset (the same dims; checked against the engine's params)
 LLM_MODELS = {"qwen2-0.5b": "qwen2-0.5b", "qwen2-1.5b": "qwen2-1.5b",
               "qwen2-tiny": "tiny-qwen2", "vicuna-tiny": "tiny-vicuna"}
@@ -85,11 +108,13 @@ MODELS = VISION_MODELS + tuple(LLM_MODELS)
 DEFAULT_SET = [("fastvithd", 256, 256), ("fastvithd", 512, 512), ("fastvithd", 1024, 1024),
                ("mci0", 256, 256)]
 DEFAULT_RES = {"fastvithd": [256, 512, 1024], "mci0": [256], "mci1": [256], "mci2": [256]}
+DEFAULT_RES.update({m: [r] for m, r in ENCODER_MODELS.items()})
 DEFAULT_LLMS = ["qwen2-0.5b", "qwen2-1.5b"]
 DEFAULT_TOKENS = [280]
 IMPLS = ("engine", "ort", "torch")
 PREP_VERSION = 1
 LLM_PREP_VERSION = 1
+ENC_PREP_VERSION = 1
 LLM_ROPE = "hf"          # qwen2_ref's default: HF's float32 inv_freq and angle
 LLM_OPSET = 14           # qwen2_ref.export_onnx's opset
 # cross-checks that hold the whole model twice more (float64 make_weights, verify_checkpoint)
@@ -362,6 +387,42 @@ def load_folded_model(model_name, weights):
 
 
 # --------------------------------------------------------------------------------------
+# baseline encoders: vit_ref.py's configs, names and forward code
+# --------------------------------------------------------------------------------------
+
+def is_encoder(model_name):
+    return model_name in ENCODER_MODELS
+
+
+def encoder_scheme(model_name):
+    """The checkpoint names written: open_clip (CLIP ViTs), HF (SigLIP), timm (ConvNeXt)."""
+    return vref.DEFAULT_SCHEME[vref.CFGS[model_name]["kind"]]
+
+
+def encoder_forward(model_name, W, x):
+    """vit_ref's features of x [T, 3, H, W] with the weights source W (Weights or Replay)."""
+    c = vref.CFGS[model_name]
+    if c["kind"] == "convnext":
+        return vref.convnext_forward(c, W, x, encoder_scheme(model_name))[0]
+    return vref.vit_forward(c, W, x, encoder_scheme(model_name), False)[0]
+
+
+def load_encoder_module(model_name, weights):
+    """vit_ref.Features (float32) holding the tensors of `weights` (views of the file buffer)."""
+    tensors = read_f32_safetensors(weights)
+    return vref.Features(model_name, {n: torch.from_numpy(v) for n, v in tensors.items()},
+                         encoder_scheme(model_name)).eval()
+
+
+def default_torch_variants(model_name):
+    """ConvNeXt and FastViT: both layouts (the faster is reported); ViTs: contiguous only, their
+    one 4-D op is the patch conv, so channels_last would only double the (slow) torch time."""
+    if is_encoder(model_name) and vref.CFGS[model_name]["kind"] != "convnext":
+        return "contiguous"
+    return "contiguous,channels_last"
+
+
+# --------------------------------------------------------------------------------------
 # LLMs: qwen2_ref's weights in float32, its float64 forward without a float64 copy,
 # and its OnnxPrefill module loaded from the checkpoint
 # --------------------------------------------------------------------------------------
@@ -455,6 +516,7 @@ def torch_worker(argv):
     ap.add_argument("--max-time", type=float, default=600.0)
     a = ap.parse_args(argv)
     llm = is_llm(a.model)
+    enc = is_encoder(a.model)
     formats = ["eager"] if llm else a.formats.split(",")
     for fmt in formats:
         if not llm and fmt not in TORCH_VARIANTS:
@@ -472,6 +534,8 @@ def torch_worker(argv):
             ap.error(f"{a.input}: LLM input must be [N, D] embeddings, got {list(x.shape)}")
         model = load_llm_module(a.model, a.weights, x.shape[0])
         x = x[None].contiguous()                      # [1, N, D], as the ONNX graph takes it
+    elif enc:                                          # its output is already [tokens, dim]
+        model = load_encoder_module(a.model, a.weights)
     else:
         model = load_folded_model(a.model, a.weights)
     load_ms = (time.perf_counter() - t0) * 1e3
@@ -489,12 +553,13 @@ def torch_worker(argv):
                 model = model.to(memory_format=torch.contiguous_format)
                 xf = x.contiguous()
                 fn = torch.jit.optimize_for_inference(
-                    torch.jit.freeze(torch.jit.trace(_Tokens(model).eval(), xf)))
+                    torch.jit.freeze(torch.jit.trace(model if enc else _Tokens(model).eval(),
+                                                     xf)))
             else:
                 mf = TORCH_FORMATS[fmt]
                 model = model.to(memory_format=mf)     # 4-D parameters change layout in place
                 xf = x.contiguous(memory_format=mf)
-                fn = _Tokens(model)
+                fn = model if enc else _Tokens(model)
             setup_ms = (time.perf_counter() - t0) * 1e3
             # the TorchScript profiling executor optimises the graph on its first runs
             for _ in range(max(a.warmup, 3) if fmt == "frozen" else a.warmup):
@@ -513,6 +578,8 @@ def torch_worker(argv):
             if exp is not None:
                 r["max_rel_err"] = max_rel_err(out.numpy(), exp)
             res["formats"][fmt] = r
+    if enc and model.unused:
+        raise ValueError(f"{a.weights}: tensors the forward never read: {model.unused[:5]}")
     print(json.dumps(res))
     return 0
 
@@ -751,6 +818,137 @@ def prepare_llm(a, model_name, n, d, threads):
 
 
 # --------------------------------------------------------------------------------------
+# baseline encoders: preparation in a child process (`compare.py encoder-prepare ...`): the
+# real towers' weights are 0.35-2.6 GB, which the driver should not keep while measuring
+# --------------------------------------------------------------------------------------
+
+def encoder_files(d):
+    return {"weights": os.path.join(d, "weights.safetensors"),
+            "onnx": os.path.join(d, "onnx", "model.onnx"),
+            "input": os.path.join(d, "input.npy"),
+            "expected": os.path.join(d, "expected.npy")}
+
+
+def encoder_prepare_worker(argv):
+    ap = argparse.ArgumentParser(prog="compare.py encoder-prepare")
+    ap.add_argument("--model", required=True, choices=sorted(ENCODER_MODELS))
+    ap.add_argument("--height", type=int, required=True)
+    ap.add_argument("--width", type=int, required=True)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ref-dtype", choices=("f64", "f32"), default="f64")
+    ap.add_argument("--opset", type=int, default=14)
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    files = encoder_files(a.dir)
+    tag = f"{a.model} {a.height}x{a.width}"
+    os.makedirs(os.path.dirname(files["onnx"]), exist_ok=True)
+    t0 = time.time()
+
+    # the input of vit_ref.py's CLI: uniform in [-1, 1] (already normalised), seed + 1
+    gx = torch.Generator().manual_seed(a.seed + 1)
+    x = (torch.rand((1, 3, a.height, a.width), generator=gx, dtype=torch.float64) * 2 - 1)
+    x = x.to(torch.float32)
+    np.save(files["input"], x.numpy())
+
+    # vit_ref draws each weight when the forward first needs it: weights and the reference
+    # output come out of the same pass
+    log(f"{tag}: seeded weights (vit_ref.Weights, seed {a.seed}) and the reference forward "
+        f"({a.ref_dtype})")
+    dtype = torch.float64 if a.ref_dtype == "f64" else torch.float32
+    W = vref.Weights(a.seed, dtype)
+    t1 = time.time()
+    with torch.no_grad():
+        feats = encoder_forward(a.model, W, x.to(dtype))
+    ref_s = time.time() - t1
+    if not torch.isfinite(feats).all():
+        raise RuntimeError(f"{tag}: reference output is not finite")
+    exp = np.ascontiguousarray(feats.to(torch.float32).numpy())
+    del feats
+    np.save(files["expected"], exp)
+    scheme = encoder_scheme(a.model)
+    meta = {"format": "pt", "generator": "vlmbench bench/peers/compare.py via vit_ref.py",
+            "model": a.model, "scheme": scheme, "seed": a.seed, "dtype": "f32"}
+    nbytes = write_f32_safetensors(files["weights"], W.items, meta)
+    params = sum(t.numel() for _, t in W.items)
+    log(f"{tag}: wrote {files['weights']} ({len(W.items)} tensors, {params / 1e6:.1f} M values, "
+        f"{scheme} names)")
+
+    log(f"{tag}: ONNX export (vit_ref.Features, opset {a.opset})")
+    t1 = time.time()
+    onnx_error = None
+    captured = io.StringIO()
+    try:
+        module = vref.Features(a.model, dict(W.items), scheme).eval()
+        with contextlib.redirect_stdout(captured), torch.no_grad(), \
+                warnings.catch_warnings():          # our stdout carries the JSON result
+            # Replay.draw's shape checks and the attention scale read shapes as Python values:
+            # constants of the traced graph, which is exported at one fixed input size
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            torch.onnx.export(module, (x,), files["onnx"], opset_version=a.opset,
+                              input_names=["pixel_values"], output_names=["features"],
+                              do_constant_folding=True)
+        if module.unused:
+            raise RuntimeError(f"the traced forward did not read {module.unused[:5]}")
+        del module
+    except Exception as e:  # the other two still run
+        onnx_error = f"{type(e).__name__}: {e}"
+        log(f"ONNX export failed: {onnx_error}")
+    for line in captured.getvalue().splitlines():
+        log(f"{tag}: export: {line}")
+    export_s = time.time() - t1
+    onnx_dir = os.path.dirname(files["onnx"])
+    onnx_files = sorted(os.listdir(onnx_dir)) if os.path.isdir(onnx_dir) else []
+    onnx_bytes = sum(os.path.getsize(os.path.join(onnx_dir, f)) for f in onnx_files)
+    info = {"files": {k: os.path.relpath(p, a.dir) for k, p in files.items()},
+            "config": vref.CFGS[a.model], "scheme": scheme, "weight_values": params,
+            "weights_bytes": nbytes, "input_shape": list(x.shape),
+            "output_shape": list(exp.shape), "expected_absmax": float(np.abs(exp).max()),
+            "reference_forward_s": ref_s, "onnx_export_s": export_s, "onnx_error": onnx_error,
+            "onnx_bytes": onnx_bytes, "onnx_external_data_files": max(0, len(onnx_files) - 1),
+            "prepare_s": time.time() - t0}
+    log(f"{tag}: prepared in {info['prepare_s']:.1f} s (reference {ref_s:.1f} s, export "
+        f"{export_s:.1f} s; tokens {exp.shape[0]} x {exp.shape[1]})")
+    print(json.dumps(info))
+    return 0
+
+
+def prepare_encoder(a, model_name, h, w, d, threads):
+    """Reuse OUT/<model>_<H>x<W>/ when its key matches, else run encoder-prepare in a child."""
+    files = encoder_files(d)
+    key = {"version": ENC_PREP_VERSION, "model": model_name, "height": h, "width": w,
+           "seed": a.seed, "ref_dtype": a.ref_dtype, "opset": a.opset,
+           "vit_ref_sha256": sha256_file(VREF_PY), "torch": torch.__version__}
+    meta_path = os.path.join(d, "prep.json")
+    if all(os.path.exists(p) for p in files.values()) and os.path.exists(meta_path):
+        with open(meta_path) as f:
+            old = json.load(f)
+        if old.get("key") == key:
+            log(f"{model_name} {h}x{w}: reusing {d}")
+            return files, old
+    for k, p in files.items():
+        if k != "onnx" and os.path.exists(p):
+            os.remove(p)
+    if os.path.exists(meta_path):
+        os.remove(meta_path)
+    shutil.rmtree(os.path.dirname(files["onnx"]), ignore_errors=True)   # + external data
+    os.makedirs(d, exist_ok=True)
+    cmd = [sys.executable, os.path.abspath(__file__), "encoder-prepare", "--model", model_name,
+           "--height", str(h), "--width", str(w), "--seed", str(a.seed),
+           "--ref-dtype", a.ref_dtype, "--opset", str(a.opset), "--dir", d,
+           "--threads", str(threads)]
+    info, rss = run_json(cmd, child_env(threads), "encoder preparation", stderr_live=True)
+    info["key"] = key
+    info["peak_rss_mb"] = rss
+    if info.get("onnx_error") is None:
+        with open(meta_path, "w") as f:
+            json.dump(info, f, indent=1)
+    log(f"{model_name} {h}x{w}: preparation peak RSS {fmt_gib(rss)} GiB")
+    return files, info
+
+
+# --------------------------------------------------------------------------------------
 # one run of each implementation
 # --------------------------------------------------------------------------------------
 
@@ -802,8 +1000,9 @@ def run_torch(a, c, files, threads):
     cmd = [sys.executable, os.path.abspath(__file__), "torch-worker", "--model", c["model"],
            "--weights", files["weights"], "--input", files["input"],
            "--expected", files["expected"], "--threads", str(threads),
-           "--warmup", str(a.torch_warmup), "--reps", str(a.reps),
-           "--formats", "eager" if c["kind"] == "llm" else a.torch_variants,
+           "--warmup", str(a.torch_warmup), "--reps", str(a.torch_reps),
+           "--formats", "eager" if c["kind"] == "llm" else
+           (a.torch_variants or default_torch_variants(c["model"])),
            "--max-time", f"{a.max_time:g}"]
     r, rss = run_json(cmd, child_env(threads), "torch worker")
     r["peak_rss_mb"] = rss
@@ -884,13 +1083,23 @@ def markdown(report):
     kinds = {r.get("kind", "vision") for r in report["results"]} or {"vision"}
     torch_desc = []
     if "vision" in kinds:
-        torch_desc.append(
-            f"image towers best of {'/'.join(a['torch_variants'])} (cl = channels_last"
-            f"{', jit = frozen' if 'frozen' in a['torch_variants'] else ''})")
+        tv = a["torch_variants"]
+        if isinstance(tv, dict):       # the per-model defaults
+            used = sorted({v for vs in tv.values() for v in vs}, key=TORCH_VARIANTS.index)
+            enc = any(is_encoder(k.split("@")[0]) for k in tv)
+            note = "; ViT/SigLIP contiguous only; baseline encoders: vit_ref.py's forward code"
+            torch_desc.append(f"image towers best of {'/'.join(used)} (cl = channels_last"
+                              f"{note if enc else ''})")
+        else:
+            torch_desc.append(
+                f"image towers best of {'/'.join(tv)} (cl = channels_last"
+                f"{', jit = frozen' if 'frozen' in tv else ''})")
     if "llm" in kinds:
         torch_desc.append("LLMs qwen2_ref's OnnxPrefill, eager")
     torch_rounds = (f", torch in the first {a['torch_rounds']} round(s)"
                     if a["torch_rounds"] < a["rounds"] else "")
+    if a.get("torch_reps", a["reps"]) != a["reps"]:
+        torch_rounds += f", torch {a['torch_reps']} rep(s) per round"
     lines = [
         f"Peers vs engine: {a['rounds']} round(s) x {a['reps']} rep(s) per implementation per "
         f"thread count{torch_rounds}, interleaved engine -> ORT -> torch; medians and minima "
@@ -1033,18 +1242,23 @@ def main(argv=None):
         return torch_worker(argv[1:])
     if argv and argv[0] == "llm-prepare":
         return llm_prepare_worker(argv[1:])
+    if argv and argv[0] == "encoder-prepare":
+        return encoder_prepare_worker(argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  epilog=__doc__.split("\n\n", 1)[1],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=parse_models,
                     help="comma-separated models: image towers fastvithd, mci0, mci1, mci2; "
+                         "baseline encoders vit-b16, vit-l14-336, siglip, convnext-l (smoke: "
+                         "vit-tiny, siglip-tiny, convnext-tiny); "
                          "LLMs qwen2-0.5b, qwen2-1.5b, qwen2-tiny, vicuna-tiny. Without "
                          "--model, --res and --tokens: the issue's image set (FastViTHD "
                          "256/512/1024, MCi0 256); the issue's LLM set is --model "
                          "qwen2-0.5b,qwen2-1.5b (280 tokens)")
     ap.add_argument("--res", type=parse_res,
                     help="image towers: comma-separated sizes, R or HxW (default per model: "
-                         "fastvithd 256,512,1024; mci* 256)")
+                         "fastvithd 256,512,1024; mci* 256; encoders their native size: "
+                         "vit-b16 224, vit-l14-336 336, siglip 384, convnext-l 768)")
     ap.add_argument("--tokens", type=parse_int_list,
                     help="LLMs: comma-separated prefill lengths (default 280)")
     ap.add_argument("--threads", type=parse_int_list, default=[1, 2],
@@ -1056,6 +1270,9 @@ def main(argv=None):
                     help="untimed passes per implementation per round (default 1)")
     ap.add_argument("--torch-warmup", type=int,
                     help="untimed passes of the torch worker per round (default: --warmup)")
+    ap.add_argument("--torch-reps", type=int,
+                    help="timed repetitions of the torch worker per round (default: --reps); "
+                         "Debian's torch runs ViT matmuls through the reference BLAS")
     ap.add_argument("--torch-rounds", type=int,
                     help="run torch in the first K rounds only (default: every round); for "
                          "models where one torch pass takes minutes")
@@ -1073,18 +1290,21 @@ def main(argv=None):
                          "same f32 weights and input)")
     ap.add_argument("--opset", type=int, default=14,
                     help="ONNX opset of the image towers (default 14; LLMs: qwen2_ref's 14)")
-    ap.add_argument("--torch-variants", default="contiguous,channels_last",
+    ap.add_argument("--torch-variants",
                     help="image towers: torch variants timed, the fastest reported (default "
-                         "contiguous,channels_last; opt-in: frozen = torch.jit.trace + freeze + "
-                         "optimize_for_inference, which sends every conv to oneDNN). LLMs: "
-                         "eager only")
+                         "contiguous,channels_last; ViT/SigLIP contiguous; opt-in: frozen = "
+                         "torch.jit.trace + freeze + optimize_for_inference, which sends every "
+                         "conv to oneDNN). LLMs: eager only")
     a = ap.parse_args(argv)
-    for v in a.torch_variants.split(","):
+    for v in (a.torch_variants.split(",") if a.torch_variants else []):
         if v not in TORCH_VARIANTS:
             ap.error(f"unknown --torch-variants entry '{v}' (one of {', '.join(TORCH_VARIANTS)})")
     if a.rounds < 1 or a.reps < 1 or a.warmup < 0 or a.max_time <= 0:
         ap.error("--rounds and --reps must be >= 1, --warmup >= 0, --max-time > 0")
     a.torch_warmup = a.warmup if a.torch_warmup is None else a.torch_warmup
+    a.torch_reps = a.reps if a.torch_reps is None else a.torch_reps
+    if a.torch_reps < 1:
+        ap.error("--torch-reps must be >= 1")
     a.torch_rounds = a.rounds if a.torch_rounds is None else min(a.torch_rounds, a.rounds)
     if a.torch_warmup < 0 or a.torch_rounds < 0:
         ap.error("--torch-warmup and --torch-rounds must be >= 0")
@@ -1112,9 +1332,12 @@ def main(argv=None):
         "args": {"configs": [cfg_id(c) for c in configs], "threads": a.threads,
                  "rounds": a.rounds, "reps": a.reps, "warmup": a.warmup,
                  "torch_warmup": a.torch_warmup, "torch_rounds": a.torch_rounds,
+                 "torch_reps": a.torch_reps,
                  "max_time_s": a.max_time, "seed": a.seed,
                  "ref_dtype": a.ref_dtype, "opset": a.opset, "out": a.out,
-                 "torch_variants": a.torch_variants.split(","),
+                 "torch_variants": (a.torch_variants.split(",") if a.torch_variants else
+                                    {cfg_id(c): default_torch_variants(c["model"]).split(",")
+                                     for c in configs if c["kind"] == "vision"}),
                  "vlmbench": a.vlmbench, "node": a.node},
         "omp_env": dict(OMP_ENV, OMP_NUM_THREADS="T (per row)"),
         "order": "for each config: for each thread count: for each round: engine, ort, "
@@ -1139,6 +1362,9 @@ def main(argv=None):
         try:
             if c["kind"] == "llm":
                 files, prep = prepare_llm(a, c["model"], c["tokens"], d, max(a.threads))
+            elif is_encoder(c["model"]):
+                files, prep = prepare_encoder(a, c["model"], c["height"], c["width"], d,
+                                              max(a.threads))
             else:
                 files, prep = prepare(c["model"], c["height"], c["width"], a.seed, a.ref_dtype,
                                       a.opset, d, max(a.threads))

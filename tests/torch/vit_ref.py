@@ -16,6 +16,11 @@
 
 Everything is computed in float64 from the stored float32 weights. Names: --scheme openclip
 (visual.*), hf (vision_model.* / HF ConvNext), timm (ConvNeXt). Run with /usr/bin/python3.
+
+For bench/peers/compare.py: CFGS also holds the real towers (vit-b16, vit-l14-336, siglip,
+convnext-l); Weights(seed, torch.float32) is the float32 mode (same draws, float32 compute);
+Features(model, {name: float32 tensor}) replays stored weights through the same forward code
+as an nn.Module (features [tokens, dim]), for PyTorch timing and ONNX export.
 """
 import argparse
 import math
@@ -38,6 +43,16 @@ CFGS = {
     "siglip-tiny-anyres": dict(kind="siglip", patch=8, width=48, layers=3, heads=3, mlp=136,
                                native=32, select=2, embed=48),
     "convnext-tiny": dict(kind="convnext", depth=[1, 2, 2], width=[16, 32, 48], drop_last=1),
+    # the real towers (spec models.md section 3; the engine's vit.c / convnext.c tables), for
+    # bench/peers/compare.py: seeded weights at full size, the same forward code
+    "vit-b16": dict(kind="vit", patch=16, width=768, layers=12, heads=12, mlp=3072, native=224,
+                    select=12, embed=512),
+    "vit-l14-336": dict(kind="vit", patch=14, width=1024, layers=24, heads=16, mlp=4096,
+                        native=336, select=23, embed=768),
+    "siglip": dict(kind="siglip", patch=14, width=1152, layers=27, heads=16, mlp=4304,
+                   native=384, select=26, embed=1152),
+    "convnext-l": dict(kind="convnext", depth=[3, 3, 27, 3, 6], width=[192, 384, 768, 1536, 3072],
+                       drop_last=1),
 }
 
 
@@ -70,9 +85,10 @@ def mha(q_in, kv_in, wq, bq, wk, bk, wv, bv, wo, bo, heads):
 class Weights:
     """Draws seeded weights in a fixed order and records them under checkpoint names."""
 
-    def __init__(self, seed):
+    def __init__(self, seed, dtype=torch.float64):
         self.g = torch.Generator().manual_seed(seed)
         self.items = []
+        self.dtype = dtype  # compute precision of the returned tensors (float32 mode: float32)
 
     def draw(self, name, shape, kind="w"):
         fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 1
@@ -85,7 +101,7 @@ class Weights:
             t = (torch.rand(shape, generator=self.g, dtype=torch.float64) * 2 - 1) * 0.5
         t = t.to(torch.float32)
         self.items.append((name, t))
-        return t.to(torch.float64)
+        return t.to(self.dtype)
 
 
 def vit_forward(c, W, x, scheme, pooled):
@@ -231,6 +247,56 @@ def convnext_forward(c, W, x, scheme):
             h = F.gelu(ln(h, nw, nb, 1e-6) @ w1.T + b1) @ w2.T + b2
             t = t + (h * gm).permute(0, 3, 1, 2)
     return t.permute(0, 2, 3, 1).reshape(-1, t.shape[1]), None
+
+
+# --------------------------------------------------------------------------------------
+# replay: stored weights through the same forward code (bench/peers/compare.py's torch
+# column and ONNX export)
+# --------------------------------------------------------------------------------------
+
+DEFAULT_SCHEME = {"vit": "openclip", "siglip": "hf", "convnext": "timm"}
+
+
+class Replay:
+    """Stands in for Weights: draw() returns the stored tensor of that name (shape-checked)."""
+
+    def __init__(self, tensors):
+        self.tensors = tensors
+        self.used = set()
+
+    def draw(self, name, shape, kind="w"):
+        if name not in self.tensors:
+            raise KeyError(f"missing tensor {name} (shape {list(shape)})")
+        t = self.tensors[name]
+        if tuple(t.shape) != tuple(shape):
+            raise ValueError(f"tensor {name} has shape {list(t.shape)}, want {list(shape)}")
+        self.used.add(name)
+        return t
+
+
+class Features(torch.nn.Module):
+    """forward(x [T, 3, H, W]) -> the VLM features [tokens, dim] (vit_forward without the pooled
+    head / convnext_forward), computed from a stored weights dict (checkpoint name -> tensor,
+    kept as float32 buffers) in the dtype of x. For timing in PyTorch and for ONNX export."""
+
+    def __init__(self, model, weights, scheme=None):
+        super().__init__()
+        self.cfg = CFGS[model]
+        self.scheme = scheme or DEFAULT_SCHEME[self.cfg["kind"]]
+        self.names = list(weights)
+        for i, n in enumerate(self.names):  # buffer names may not contain dots
+            self.register_buffer(f"w{i}", torch.as_tensor(weights[n]).to(torch.float32))
+        self.unused = None  # checkpoint names the last forward did not read
+
+    def forward(self, x):
+        bufs = dict(self.named_buffers())
+        W = Replay({n: bufs[f"w{i}"].to(x.dtype) for i, n in enumerate(self.names)})
+        if self.cfg["kind"] == "convnext":
+            feats, _ = convnext_forward(self.cfg, W, x, self.scheme)
+        else:
+            feats, _ = vit_forward(self.cfg, W, x, self.scheme, False)
+        self.unused = sorted(set(self.names) - W.used)
+        return feats
 
 
 def main():
