@@ -19,7 +19,8 @@ static void usage(FILE *f) {
     fputs(
         "usage: vlmbench eval zeroshot --features DIR [--json FILE]\n"
         "       vlmbench eval zeroshot --model MODEL [--weights CKPT] --data SHARDS\n"
-        "                              --classifier FILE [--res N] [--batch N] [--threads N]\n"
+        "                              (--classifier FILE | --text-weights CKPT --vocab FILE)\n"
+        "                              [--res N] [--batch N] [--threads N]\n"
         "                              [--limit N] [--json FILE] [--results FILE] [--progress]\n"
         "\n"
         "Zero-shot classification scored as open_clip / CLIP_benchmark do (spec eval.md 3):\n"
@@ -42,9 +43,19 @@ static void usage(FILE *f) {
         "  --classifier FILE   .npy class text embeddings [C, D] (one per class) or raw template\n"
         "                      features [C, T, D]; rows are normalised, template means taken and\n"
         "                      renormalised (spec 3.2)\n"
-        "  --text-weights CKPT --vocab FILE\n"
-        "                      build the classifier with the engine's text tower from the\n"
-        "                      class names and templates (not built yet in this command)\n"
+        "  --text-weights CKPT --vocab FILE [--text-model M] [--classes FILE]\n"
+        "                      [--templates openai|simple] [--save-text-features OUT.npy]\n"
+        "                      build the classifier with the engine's text tower: every class\n"
+        "                      name in every template, tokenised with the CLIP BPE vocabulary\n"
+        "                      FILE (bpe_simple_vocab_16e6.txt.gz), embedded by the text tower\n"
+        "                      M (default: text-mobileclip-s1 for mci1/mci2, text-clip-b16 /\n"
+        "                      -l14 for the ViTs; mci0's S0 tower is not built), from CKPT.\n"
+        "                      --classes: JSON with \"classnames\" and \"templates\" /\n"
+        "                      \"simple_templates\" (default: ImageNet-1k, open_clip's, shipped\n"
+        "                      as eval/imagenet_zeroshot_openai.json); openai = the 80\n"
+        "                      templates (80,000 prompts), simple = 7. --save-text-features\n"
+        "                      keeps the [C, T, D] features for --classifier next time (alone,\n"
+        "                      without --data, it only builds them)\n"
         "  --res N             input side in pixels (default: the model's, 256 for mci*)\n"
         "  --batch N           images resized in parallel per step (default 16)\n"
         "  --threads N         OpenMP threads (default: the runtime's)\n"
@@ -130,6 +141,7 @@ static int score_features(const char *dir, const char *json) {
 
 typedef struct opts {
     const char *model, *weights, *data, *classifier, *json, *results, *text_weights, *vocab;
+    const char *text_model, *classes, *templates, *save_text;
     int res, batch, threads, limit, show_progress;
 } opts;
 
@@ -171,6 +183,177 @@ typedef struct item {
     char key[512];
 } item;
 
+/* ---- the classifier from the engine's text tower ---------------------------------------- */
+
+/* The text tower paired with an image tower (MobileCLIP-S0's RepMixer text tower is not
+ * built: mci0 needs --text-model). */
+static const char *default_text_model(const char *image_model) {
+    if (!strcmp(image_model, "mci1") || !strcmp(image_model, "mci2"))
+        return "text-mobileclip-s1";
+    if (!strcmp(image_model, "vit-b16"))
+        return "text-clip-b16";
+    if (!strcmp(image_model, "vit-l14-336"))
+        return "text-clip-l14";
+    return NULL;
+}
+
+/* "a photo of a {c}." with {c} replaced by name, into a malloc'd string. */
+static char *fill_template(const char *tmpl, const char *name) {
+    size_t n = strlen(tmpl) + 1, k = strlen(name);
+    for (const char *p = strstr(tmpl, "{c}"); p; p = strstr(p + 3, "{c}"))
+        n += k;
+    char *out = malloc(n), *o = out;
+    if (!out)
+        return NULL;
+    for (const char *p = tmpl; *p;) {
+        if (!strncmp(p, "{c}", 3)) {
+            memcpy(o, name, k);
+            o += k;
+            p += 3;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* Runs the text tower over every class x template prompt of the classes file (JSON with
+ * "classnames" and "templates" or, with --templates simple, "simple_templates": the schema of
+ * open_clip's zero_shot_metadata as eval/imagenet_zeroshot_openai.json holds it) and returns
+ * the raw text features [C, T, D]. */
+static vlm_status text_features(const opts *o, const char *text_model, int dim, float **feat,
+                                int *num_classes, int *num_templates, vlm_error *err) {
+    json_error_t je;
+    json_t *root = json_load_file(o->classes, 0, &je);
+    if (!root)
+        return vlm_error_set(err, VLM_ERR_FORMAT, "%s:%d:%d: %s", o->classes, je.line,
+                             je.column, je.text);
+    const char *tkey = o->templates && !strcmp(o->templates, "simple") ? "simple_templates"
+                                                                       : "templates";
+    json_t *names = json_object_get(root, "classnames"), *tmpls = json_object_get(root, tkey);
+    vlm_status st = VLM_OK;
+    vlm_bpe *bpe = NULL;
+    vlm_ctx *ctx = NULL;
+    vlm_plan *plan = NULL;
+    float *ids = NULL;
+    int32_t *ids32 = NULL;
+    *feat = NULL;
+    size_t C = json_array_size(names), T = json_array_size(tmpls);
+    if (!json_is_array(names) || !json_is_array(tmpls) || C == 0 || T == 0) {
+        st = vlm_error_set(err, VLM_ERR_FORMAT,
+                           "%s: expected non-empty arrays \"classnames\" and \"%s\"", o->classes,
+                           tkey);
+        goto out;
+    }
+    for (size_t i = 0; i < C + T; i++) {
+        json_t *v = i < C ? json_array_get(names, i) : json_array_get(tmpls, i - C);
+        if (!json_is_string(v)) {
+            st = vlm_error_set(err, VLM_ERR_FORMAT, "%s: %s[%zu] is not a string", o->classes,
+                               i < C ? "classnames" : tkey, i < C ? i : i - C);
+            goto out;
+        }
+    }
+    const vlm_model_info *ti = vlm_model_find(text_model);
+    if (!ti || strcmp(ti->kind, "text")) {
+        st = vlm_error_set(err, VLM_ERR_INVALID, "--text-model %s is not a text tower (see "
+                           "`vlmbench models`)", text_model);
+        goto out;
+    }
+    if (ti->feature_dim != dim) {
+        st = vlm_error_set(err, VLM_ERR_INVALID,
+                           "%s embeds into %d dimensions but the image tower into %d",
+                           text_model, ti->feature_dim, dim);
+        goto out;
+    }
+    int ctx_len = ti->default_res;
+    if ((st = vlm_bpe_load(o->vocab, &bpe, err)) != VLM_OK)
+        goto out;
+    vlm_ctx_params cp = vlm_ctx_default_params();
+    cp.threads = o->threads;
+    vlm_plan_params pp = vlm_plan_default_params();
+    pp.model = text_model;
+    pp.weights = o->text_weights;
+    pp.tokens = ctx_len;
+    if ((st = vlm_ctx_create(&cp, &ctx, err)) != VLM_OK ||
+        (st = vlm_plan_create(ctx, &pp, &plan, err)) != VLM_OK)
+        goto out;
+    *feat = malloc(C * T * (size_t)dim * sizeof **feat);
+    ids = malloc((size_t)ctx_len * sizeof *ids);
+    ids32 = malloc((size_t)ctx_len * sizeof *ids32);
+    if (!*feat || !ids || !ids32) {
+        st = vlm_error_set(err, VLM_ERR_NOMEM, "out of memory for %zu x %zu text features", C,
+                           T);
+        goto out;
+    }
+    vlm_progress bar;
+    vlm_progress_init(&bar, "zeroshot text", "prompts", o->show_progress);
+    for (size_t c = 0; c < C && st == VLM_OK; c++)
+        for (size_t t = 0; t < T && st == VLM_OK; t++) {
+            char *text = fill_template(json_string_value(json_array_get(tmpls, t)),
+                                       json_string_value(json_array_get(names, c)));
+            if (!text) {
+                st = vlm_error_set(err, VLM_ERR_NOMEM, "out of memory");
+                break;
+            }
+            st = vlm_bpe_tokenize(bpe, text, ctx_len, ids32, err);
+            free(text);
+            for (int i = 0; st == VLM_OK && i < ctx_len; i++)
+                ids[i] = (float)ids32[i];
+            if (st == VLM_OK)
+                st = vlm_plan_run(plan, ids, *feat + (c * T + t) * (size_t)dim, NULL, err);
+            vlm_progress_update(&bar, (int64_t)(c * T + t + 1), (int64_t)(C * T));
+        }
+    vlm_progress_finish(&bar, (int64_t)(C * T), (int64_t)(C * T));
+    *num_classes = (int)C;
+    *num_templates = (int)T;
+out:
+    if (st != VLM_OK) {
+        free(*feat);
+        *feat = NULL;
+    }
+    free(ids);
+    free(ids32);
+    vlm_plan_destroy(plan);
+    vlm_ctx_destroy(ctx);
+    vlm_bpe_destroy(bpe);
+    json_decref(root);
+    return st;
+}
+
+/* The classifier [D, C]: from --classifier FILE, or built by the text tower (and saved as the
+ * raw [C, T, D] features with --save-text-features). */
+static vlm_status get_classifier(const opts *o, int dim, double **w, int *num_classes,
+                                 vlm_error *err) {
+    if (o->classifier)
+        return load_classifier(o->classifier, dim, w, num_classes, err);
+    const char *tm = o->text_model ? o->text_model : default_text_model(o->model);
+    if (!tm)
+        return vlm_error_set(err, VLM_ERR_INVALID,
+                             "no text tower is known for %s: give --text-model (e.g. "
+                             "text-mobileclip-s1, text-clip-b16; see `vlmbench models`)",
+                             o->model);
+    float *feat = NULL;
+    int C = 0, T = 0;
+    vlm_status st = text_features(o, tm, dim, &feat, &C, &T, err);
+    if (st != VLM_OK)
+        return st;
+    if (o->save_text)
+        st = vlm_npy_write_f32(o->save_text, 3, (int64_t[]){C, T, dim}, feat, err);
+    *w = st == VLM_OK ? malloc((size_t)dim * (size_t)C * sizeof **w) : NULL;
+    if (st == VLM_OK && !*w)
+        st = vlm_error_set(err, VLM_ERR_NOMEM, "out of memory for the classifier");
+    if (st == VLM_OK)
+        st = vlm_zeroshot_classifier(feat, C, T, dim, *w, err);
+    if (st != VLM_OK) {
+        free(*w);
+        *w = NULL;
+    }
+    *num_classes = C;
+    free(feat);
+    return st;
+}
+
 static int run_pipeline(const opts *o) {
     vlm_error err = {0};
     const vlm_model_info *mi = vlm_model_find(o->model);
@@ -185,8 +368,14 @@ static int run_pipeline(const opts *o) {
     int res = o->res ? o->res : mi->default_res;
     double *w = NULL;
     int C = 0;
-    if (load_classifier(o->classifier, mi->embed_dim, &w, &C, &err) != VLM_OK)
+    if (get_classifier(o, mi->embed_dim, &w, &C, &err) != VLM_OK)
         return vlm_cli_fail(CMD, &err);
+    if (!o->data) { /* --save-text-features alone: the classifier is the product */
+        free(w);
+        fprintf(stderr, "vlmbench %s: wrote the [C, T, %d] text features to %s\n", CMD,
+                mi->embed_dim, o->save_text);
+        return VLM_EXIT_OK;
+    }
     vlm_cls_reader *rd = NULL;
     vlm_zeroshot *z = NULL;
     vlm_ctx *ctx = NULL;
@@ -360,6 +549,10 @@ int vlm_cmd_eval_zeroshot(int argc, char **argv) {
                                           {"progress", no_argument, NULL, 'p'},
                                           {"text-weights", required_argument, NULL, 'T'},
                                           {"vocab", required_argument, NULL, 'V'},
+                                          {"text-model", required_argument, NULL, 'M'},
+                                          {"classes", required_argument, NULL, 'C'},
+                                          {"templates", required_argument, NULL, 'P'},
+                                          {"save-text-features", required_argument, NULL, 'S'},
                                           {0}};
     opts o = {.batch = 16};
     const char *features = NULL;
@@ -379,6 +572,17 @@ int vlm_cmd_eval_zeroshot(int argc, char **argv) {
         case 'p': o.show_progress = 1; break;
         case 'T': o.text_weights = optarg; break;
         case 'V': o.vocab = optarg; break;
+        case 'M': o.text_model = optarg; break;
+        case 'C': o.classes = optarg; break;
+        case 'S': o.save_text = optarg; break;
+        case 'P':
+            o.templates = optarg;
+            if (strcmp(optarg, "openai") && strcmp(optarg, "simple")) {
+                fprintf(stderr, "vlmbench %s: --templates is openai or simple, not '%s'\n", CMD,
+                        optarg);
+                return VLM_EXIT_USAGE;
+            }
+            break;
         case 'r': bad = vlm_cli_parse_int(CMD, "--res", optarg, 32, 4096, &o.res); break;
         case 'b': bad = vlm_cli_parse_int(CMD, "--batch", optarg, 1, 1024, &o.batch); break;
         case 't': bad = vlm_cli_parse_int(CMD, "--threads", optarg, 1, 1024, &o.threads); break;
@@ -417,13 +621,23 @@ int vlm_cmd_eval_zeroshot(int argc, char **argv) {
             fprintf(stderr, "vlmbench %s: give --classifier or --text-weights, not both\n", CMD);
             return VLM_EXIT_USAGE;
         }
-        /* The engine's text towers exist (model kind "text"); tokenising the class prompts
-         * (vlm_bpe_tokenize) and running them here is the next step, not done yet. */
-        fprintf(stderr,
-                "vlmbench %s: --text-weights: not built yet: building the classifier with the "
-                "engine's text tower is not implemented in this command; pass the class "
-                "embeddings with --classifier FILE\n",
-                CMD);
+        if (!o.model) {
+            fprintf(stderr, "vlmbench %s: --text-weights needs --model (the image tower)\n",
+                    CMD);
+            return VLM_EXIT_USAGE;
+        }
+        if (!o.data && !o.save_text) {
+            fprintf(stderr, "vlmbench %s: give --data, or --save-text-features FILE to only "
+                            "build the classifier\n", CMD);
+            return VLM_EXIT_USAGE;
+        }
+        if (!o.classes)
+            o.classes = VLM_ZEROSHOT_CLASSES;
+        return run_pipeline(&o);
+    }
+    if (o.text_model || o.classes || o.templates || o.save_text) {
+        fprintf(stderr, "vlmbench %s: --text-model, --classes, --templates and "
+                        "--save-text-features go with --text-weights\n", CMD);
         return VLM_EXIT_USAGE;
     }
     if (!o.model || !o.data || !o.classifier) {

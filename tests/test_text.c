@@ -97,14 +97,14 @@ Test(text, ids_outside_the_vocabulary_or_of_the_wrong_length_are_refused) {
     cr_assert_eq(system(cmd), 0, "%s", cmd);
     unlink(got);
     snprintf(cmd, sizeof cmd,
-             VLM_PYTHON " -c \"import numpy as np; np.save('%s', np.array([299.0, 300.0] + "
+             VLM_PYTHON " -c \"import numpy as np; np.save('%s', np.array([599.0, 600.0] + "
                         "[0.0] * 14, dtype=np.float32))\"",
              in);
     cr_assert_eq(system(cmd), 0);
     vlm_run r = vlm_test_run((char *const[]){VLM_BIN, "infer", "--model", "text-tiny", "--weights",
                                              w, "--input", in, "--output", got, NULL});
     cr_assert_eq(r.exit_code, 2);
-    cr_assert(strstr(r.err, "token id 300 at position 1 is not an integer in [0, 300)"), "%s",
+    cr_assert(strstr(r.err, "token id 600 at position 1 is not an integer in [0, 600)"), "%s",
               r.err);
     vlm_run_free(&r);
     snprintf(cmd, sizeof cmd,

@@ -589,9 +589,9 @@ static const vit_cfg TEXT_MC_B = {0, 512, 12, 8, 2048, 77, false, false, false, 
 static const vit_cfg TEXT_MC_L = {0, 768, 12, 12, 3072, 77, false, false, false, VG_ACT_GELU,
                                   1e-5f, 12, 768, 't', false, SCHEME_OPENCLIP, false, 49408};
 static const vit_cfg TEXT_TINY = {0, 32, 2, 4, 128, 16, false, false, false, VG_ACT_QUICKGELU,
-                                  1e-5f, 2, 24, 't', false, SCHEME_OPENCLIP, true, 300};
+                                  1e-5f, 2, 32, 't', false, SCHEME_OPENCLIP, true, 600};
 static const vit_cfg TEXT_TINY_BIDIR = {0, 32, 2, 4, 128, 16, false, false, false, VG_ACT_GELU,
-                                        1e-5f, 2, 24, 't', false, SCHEME_OPENCLIP, false, 300};
+                                        1e-5f, 2, 32, 't', false, SCHEME_OPENCLIP, false, 600};
 
 /* Apple MobileCLIP (ml-mobileclip) text names of the open_clip logical ones. */
 static bool apple_text_map(const mb *b, const char *logical, char *out, size_t size) {
@@ -840,10 +840,10 @@ const model_def vlm_vit_models[] = {
       "clip-text", 77, 1, 1, "77 token ids -> 1 embedding", TEXT_NAMES, 768, 768},
      &TEXT_MC_L, text_detect, text_check, text_build, vit_stage_name},
     {{"text-tiny", "text", "2-block causal CLIP-shaped text tower for tests", "clip-text", 16, 1,
-      1, "16 token ids -> 1 embedding", TEXT_NAMES, 24, 32},
+      1, "16 token ids -> 1 embedding", TEXT_NAMES, 32, 32},
      &TEXT_TINY, text_detect, text_check, text_build, vit_stage_name},
     {{"text-tiny-bidir", "text", "2-block bidirectional MobileCLIP-shaped text tower for tests",
-      "clip-text", 16, 1, 1, "16 token ids -> 1 embedding", TEXT_NAMES, 24, 32},
+      "clip-text", 16, 1, 1, "16 token ids -> 1 embedding", TEXT_NAMES, 32, 32},
      &TEXT_TINY_BIDIR, text_detect, text_check, text_build, vit_stage_name},
 };
 const int vlm_vit_model_count = sizeof vlm_vit_models / sizeof vlm_vit_models[0];

@@ -22,9 +22,9 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fastvit_ref import write_safetensors  # noqa: E402
 
-CFGS = {"text-tiny": dict(width=32, layers=2, heads=4, mlp=128, ctx=16, vocab=300, embed=24,
+CFGS = {"text-tiny": dict(width=32, layers=2, heads=4, mlp=128, ctx=16, vocab=600, embed=32,
                           causal=True, act="quickgelu"),
-        "text-tiny-bidir": dict(width=32, layers=2, heads=4, mlp=128, ctx=16, vocab=300, embed=24,
+        "text-tiny-bidir": dict(width=32, layers=2, heads=4, mlp=128, ctx=16, vocab=600, embed=32,
                                 causal=False, act="gelu")}
 
 
@@ -41,6 +41,8 @@ def main():
     ap.add_argument("--weights", required=True)
     ap.add_argument("--input", required=True, help="writes the token ids here (.npy float32)")
     ap.add_argument("--output", required=True)
+    ap.add_argument("--ids", default=None,
+                    help="embed these [R, ctx] token ids (.npy) instead of the seeded prompt")
     a = ap.parse_args()
     c = CFGS[a.model]
     g = torch.Generator().manual_seed(a.seed)
@@ -73,8 +75,7 @@ def main():
     ids[0] = c["vocab"] - 2
     ids[1:1 + len(words)] = words
     ids[1 + len(words)] = c["vocab"] - 1
-    x = emb[ids] + pos
-    mask = torch.full((n, n), float("-inf"), dtype=torch.float64).triu(1) if c["causal"] else None
+    layers = []
     hd = d // c["heads"]
     act = (lambda t: t * torch.sigmoid(1.702 * t)) if c["act"] == "quickgelu" else \
         torch.nn.functional.gelu
@@ -89,29 +90,42 @@ def main():
             nm = {"ln_1": "ln_1", "qkv": "attn.in_proj", "out": "attn.out_proj", "ln_2": "ln_2",
                   "fc": "mlp.c_fc", "proj": "mlp.c_proj"}
         sep = "." if apple else "_"
-        l1w, l1b = draw(B + nm["ln_1"] + ".weight", (d,), "norm"), draw(B + nm["ln_1"] + ".bias", (d,), "b")
-        wqkv = draw(B + nm["qkv"] + sep + "weight", (3 * d, d))
-        bqkv = draw(B + nm["qkv"] + sep + "bias", (3 * d,), "b")
-        wo, bo = draw(B + nm["out"] + ".weight", (d, d)), draw(B + nm["out"] + ".bias", (d,), "b")
-        l2w, l2b = draw(B + nm["ln_2"] + ".weight", (d,), "norm"), draw(B + nm["ln_2"] + ".bias", (d,), "b")
-        w1, b1 = draw(B + nm["fc"] + ".weight", (m, d)), draw(B + nm["fc"] + ".bias", (m,), "b")
-        w2, b2 = draw(B + nm["proj"] + ".weight", (d, m)), draw(B + nm["proj"] + ".bias", (d,), "b")
-        h = ln(x, l1w, l1b)
-        q, k, v = (h @ wqkv.T + bqkv).split(d, dim=-1)
-        q, k, v = (t.view(n, c["heads"], hd).transpose(0, 1) for t in (q, k, v))
-        s = q @ k.transpose(-1, -2) / math.sqrt(hd)
-        if mask is not None:
-            s = s + mask
-        o = (torch.softmax(s, -1) @ v).transpose(0, 1).reshape(n, d)
-        x = x + o @ wo.T + bo
-        x = x + act(ln(x, l2w, l2b) @ w1.T + b1) @ w2.T + b2
+        L = {}
+        L["l1w"], L["l1b"] = draw(B + nm["ln_1"] + ".weight", (d,), "norm"), draw(B + nm["ln_1"] + ".bias", (d,), "b")
+        L["wqkv"] = draw(B + nm["qkv"] + sep + "weight", (3 * d, d))
+        L["bqkv"] = draw(B + nm["qkv"] + sep + "bias", (3 * d,), "b")
+        L["wo"], L["bo"] = draw(B + nm["out"] + ".weight", (d, d)), draw(B + nm["out"] + ".bias", (d,), "b")
+        L["l2w"], L["l2b"] = draw(B + nm["ln_2"] + ".weight", (d,), "norm"), draw(B + nm["ln_2"] + ".bias", (d,), "b")
+        L["w1"], L["b1"] = draw(B + nm["fc"] + ".weight", (m, d)), draw(B + nm["fc"] + ".bias", (m,), "b")
+        L["w2"], L["b2"] = draw(B + nm["proj"] + ".weight", (d, m)), draw(B + nm["proj"] + ".bias", (d,), "b")
+        layers.append(L)
     fw = draw(P + ("final_layer_norm.weight" if apple else "ln_final.weight"), (d,), "norm")
     fb = draw(P + ("final_layer_norm.bias" if apple else "ln_final.bias"), (d,), "b")
     proj = draw(P + ("projection_layer" if apple else "text_projection"), (d, c["embed"]))
-    y = ln(x, fw, fb)[ids.argmax()] @ proj
+    mask = torch.full((n, n), float("-inf"), dtype=torch.float64).triu(1) if c["causal"] else None
+
+    def forward(ids):
+        x = emb[ids] + pos
+        for L in layers:
+            h = ln(x, L["l1w"], L["l1b"])
+            q, k, v = (h @ L["wqkv"].T + L["bqkv"]).split(d, dim=-1)
+            q, k, v = (t.view(n, c["heads"], hd).transpose(0, 1) for t in (q, k, v))
+            s = q @ k.transpose(-1, -2) / math.sqrt(hd)
+            if mask is not None:
+                s = s + mask
+            o = (torch.softmax(s, -1) @ v).transpose(0, 1).reshape(n, d)
+            x = x + o @ L["wo"].T + L["bo"]
+            x = x + act(ln(x, L["l2w"], L["l2b"]) @ L["w1"].T + L["b1"]) @ L["w2"].T + L["b2"]
+        return ln(x, fw, fb)[ids.argmax()] @ proj
+
+    if a.ids is not None:
+        rows = torch.from_numpy(np.load(a.ids).astype(np.int64))
+        y = torch.stack([forward(r) for r in rows])
+    else:
+        y = forward(ids).reshape(1, -1)
     write_safetensors(a.weights, items, "f32")
     np.save(a.input, ids.numpy().astype(np.float32))
-    np.save(a.output, y.reshape(1, -1).numpy().astype(np.float32))
+    np.save(a.output, np.ascontiguousarray(y.numpy().astype(np.float32)))
 
 
 if __name__ == "__main__":
