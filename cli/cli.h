@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "engine/engine.h"
+#include "eval/eval.h"
 
 /* Exit codes (DESIGN.md): 0 success, 1 regression found by compare, 2 bad input or usage,
  * 3 internal error. */
@@ -62,6 +63,28 @@ int vlm_cmd_eval_depth(int argc, char **argv);     /* cmd_eval_depth.c */
 int vlm_cmd_compare(int argc, char **argv);        /* cmd_compare.c */
 extern const char vlm_compare_usage[];             /* its --help, defined beside it */
 int vlm_cmd_plot(int argc, char **argv);           /* cmd_plot.c */
+
+/* ---- shared by the CLIP-style evaluations (cli/clip.c) ---- */
+
+/* An image tower's zero-shot preprocessing: MobileCLIP (mci*: bilinear, no mean/std) or OpenAI
+ * CLIP (vit*: bicubic, CLIP mean/std). -1 for other models. */
+typedef struct vlm_cli_prep {
+    vlm_resample filter;
+    float mean[3], std[3];
+} vlm_cli_prep;
+int vlm_cli_prep_for(const char *model, vlm_cli_prep *p);
+
+typedef struct vlm_cli_classifier_opts {
+    const char *image_model;          /* picks the default text tower */
+    const char *classifier;           /* .npy [C, D] or [C, T, D]; or NULL and: */
+    const char *text_weights, *vocab; /* the text tower's checkpoint, the BPE vocabulary */
+    const char *text_model, *classes, *templates, *save_text; /* optional */
+    int threads, show_progress;
+} vlm_cli_classifier_opts;
+
+/* The zero-shot classifier [dim, C] (spec 3.2), from the file or the text tower. */
+vlm_status vlm_cli_classifier(const vlm_cli_classifier_opts *o, int dim, double **w,
+                              int *num_classes, vlm_error *err);
 
 extern const vlm_cli_command vlm_cli_commands[];
 extern const int vlm_cli_command_count;

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <malloc.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,10 @@ static const char USAGE[] =
     "       vlmbench eval miou --dataset ade20k|voc|cocostuff --gt ROOT --pred DIR\n"
     "                          [--num-classes C] [--ignore-index N] [--reduce-zero-label 0|1]\n"
     "                          [--pred-offset K] [--json FILE] [--progress]\n"
+    "       vlmbench eval miou --dataset ade20k|voc|cocostuff --gt ROOT --model M\n"
+    "                          [--weights CKPT] [--res N] [--threads N] [--limit N]\n"
+    "                          (--classifier FILE | --text-weights CKPT --vocab FILE\n"
+    "                           --classes FILE [--text-model T] [--templates openai|simple])\n"
     "\n"
     "Scores predicted label maps against ground truth as mmsegmentation's IoUMetric does:\n"
     "areas summed over the dataset in 64-bit integers, then aAcc, mIoU, mAcc, mDice, mFscore,\n"
@@ -38,7 +43,137 @@ static const char USAGE[] =
     "  --json FILE       write the score JSON (spec section 6) to FILE ('-': stdout, no table)\n"
     "  --progress        progress line on stderr (default when stderr is a terminal)\n"
     "\n"
+    "\n"
+    "Zero-shot segmentation (SAM-CLIP's open-vocabulary protocol), instead of --pred: every\n"
+    "image of the dataset folder (ROOT must be a directory here) is resized to N x N (--res,\n"
+    "default the model's) with the tower's zero-shot preprocessing, the engine computes one\n"
+    "CLIP embedding per patch (the CLIP head on every token: mci0-2, vit-b16, vit-l14-336),\n"
+    "each is scored against the class embeddings (--classifier [C, D] or [C, T, D], or built\n"
+    "by the text tower from --classes: JSON with \"classnames\" in the dataset's class order\n"
+    "and \"templates\"), the [C, h, w] logits are resized bilinearly to the annotation's size\n"
+    "and the argmax per pixel is the prediction.\n"
+    "\n"
     "Prints a per-class table and the summary (percentages rounded as mmseg 1.x prints them).\n";
+
+/* ---- zero-shot segmentation: predictions from the engine --------------------------------- */
+
+typedef struct zs_opts {
+    const char *model, *weights;
+    int res, limit;
+    vlm_cli_classifier_opts cls;
+} zs_opts;
+
+static vlm_status zeroshot_dataset(const char *root, vlm_seg_layout layout, const vlm_seg_params *p,
+                                   const zs_opts *o, vlm_progress *prog, vlm_seg **out,
+                                   vlm_error *err) {
+    vlm_cli_prep pre;
+    const vlm_model_info *mi = vlm_model_find(o->model);
+    if (!mi || strcmp(mi->kind, "vision") || mi->embed_dim <= 0 || vlm_cli_prep_for(o->model, &pre))
+        return vlm_error_set(err, VLM_ERR_INVALID,
+                             "--model %s: not a CLIP image tower with a zero-shot preprocessing "
+                             "(mci0, mci1, mci2, vit-b16, vit-l14-336)",
+                             o->model);
+    double *w = NULL;
+    int C = 0;
+    vlm_status st = vlm_cli_classifier(&o->cls, mi->embed_dim, &w, &C, err);
+    if (st != VLM_OK)
+        return st;
+    vlm_seg_pair *pairs = NULL;
+    size_t n = 0;
+    vlm_ctx *ctx = NULL;
+    vlm_plan *plan = NULL;
+    float *input = NULL, *feat = NULL;
+    int32_t *pred = NULL, coco[256];
+    vlm_seg_params sp = *p;
+    vlm_seg *sg = NULL;
+    if (C != p->num_classes) {
+        st = vlm_error_set(err, VLM_ERR_INVALID,
+                           "the classifier has %d classes but the dataset is scored with %d "
+                           "(--num-classes, or a classes file in the dataset's class order)",
+                           C, p->num_classes);
+        goto out;
+    }
+    if ((st = vlm_seg_dataset_list(root, layout, &pairs, &n, err)) != VLM_OK)
+        goto out;
+    int res = o->res ? o->res : mi->default_res;
+    vlm_ctx_params cp = vlm_ctx_default_params();
+    cp.threads = o->cls.threads;
+    vlm_plan_params pp = vlm_plan_default_params();
+    pp.model = o->model;
+    pp.weights = o->weights;
+    pp.height = pp.width = res;
+    pp.dense = 1;
+    if ((st = vlm_ctx_create(&cp, &ctx, err)) != VLM_OK ||
+        (st = vlm_plan_create(ctx, &pp, &plan, err)) != VLM_OK)
+        goto out;
+    vlm_plan_facts f;
+    vlm_plan_get_facts(plan, &f);
+    input = malloc((size_t)f.input_count * sizeof *input);
+    feat = malloc((size_t)f.out_rows * (size_t)f.feature_dim * sizeof *feat);
+    if (!input || !feat) {
+        st = vlm_error_set(err, VLM_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n && (!o->limit || (int)i < o->limit); i++) {
+        if (!pairs[i].image) {
+            st = vlm_error_set(err, VLM_ERR_FORMAT, "%s: no image for annotation %s", root,
+                               pairs[i].annotation);
+            goto out;
+        }
+        if (!sg) {
+            if (pairs[i].raw_ids && !sp.label_map) {
+                vlm_seg_cocostuff_label_map(coco);
+                sp.label_map = coco;
+                sp.label_map_len = 256;
+            }
+            if ((st = vlm_seg_create(&sp, &sg, err)) != VLM_OK)
+                goto out;
+        }
+        vlm_image im = {0}, rs = {0};
+        vlm_label_map gt = {0};
+        st = vlm_image_read(pairs[i].image, &im, err);
+        if (st == VLM_OK)
+            st = vlm_image_resize(&im, res, res, pre.filter, &rs, err);
+        if (st == VLM_OK)
+            vlm_image_to_tensor(&rs, pre.mean, pre.std, input);
+        vlm_image_free(&im);
+        vlm_image_free(&rs);
+        if (st == VLM_OK)
+            st = vlm_label_map_read(pairs[i].annotation, &gt, err);
+        if (st == VLM_OK)
+            st = vlm_plan_run(plan, input, feat, NULL, err);
+        if (st == VLM_OK) {
+            free(pred);
+            pred = malloc((size_t)gt.width * gt.height * sizeof *pred);
+            st = pred ? vlm_seg_dense_predict(feat, f.grid_h, f.grid_w, f.feature_dim, w, C,
+                                              gt.height, gt.width, pred, err)
+                      : vlm_error_set(err, VLM_ERR_NOMEM, "out of memory");
+        }
+        if (st == VLM_OK)
+            st = vlm_seg_add(sg, pred, gt.values, (int64_t)gt.width * gt.height, err);
+        vlm_label_map_free(&gt);
+        if (st != VLM_OK)
+            goto out;
+        vlm_progress_update(prog, (int64_t)i + 1,
+                            o->limit && o->limit < (int)n ? o->limit : (int64_t)n);
+    }
+    if (!sg)
+        st = vlm_error_set(err, VLM_ERR_FORMAT, "%s: no annotation to score", root);
+out:
+    if (st != VLM_OK) {
+        vlm_seg_destroy(sg);
+        sg = NULL;
+    }
+    *out = sg;
+    free(w);
+    free(input);
+    free(feat);
+    free(pred);
+    vlm_plan_destroy(plan);
+    vlm_ctx_destroy(ctx);
+    vlm_seg_pairs_free(pairs, n);
+    return st;
+}
 
 static void print_table(vlm_seg *sg, FILE *out) {
     vlm_seg_metrics m;
@@ -172,7 +307,19 @@ int vlm_cmd_eval_miou(int argc, char **argv) {
                                          {"ignore-index", required_argument, NULL, 'i'},
                                          {"reduce-zero-label", required_argument, NULL, 'r'},
                                          {"pred-offset", required_argument, NULL, 'o'},
+                                         {"model", required_argument, NULL, 'm'},
+                                         {"weights", required_argument, NULL, 'w'},
+                                         {"res", required_argument, NULL, 'R'},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"limit", required_argument, NULL, 'l'},
+                                         {"classifier", required_argument, NULL, 'C'},
+                                         {"text-weights", required_argument, NULL, 'T'},
+                                         {"vocab", required_argument, NULL, 'V'},
+                                         {"text-model", required_argument, NULL, 'M'},
+                                         {"classes", required_argument, NULL, 'L'},
+                                         {"templates", required_argument, NULL, 'E'},
                                          {0}};
+    zs_opts zo = {0};
     const char *json_path = NULL, *dataset = NULL, *gt = NULL, *pred = NULL;
     int progress = 0, num_classes = 0, ignore = -1, reduce = -1, offset = 0, c;
     opterr = 0;
@@ -201,6 +348,26 @@ int vlm_cmd_eval_miou(int argc, char **argv) {
             if (vlm_cli_parse_int("eval miou", "--pred-offset", optarg, -65535, 65535, &offset))
                 return VLM_EXIT_USAGE;
             break;
+        case 'm': zo.model = optarg; break;
+        case 'w': zo.weights = optarg; break;
+        case 'C': zo.cls.classifier = optarg; break;
+        case 'T': zo.cls.text_weights = optarg; break;
+        case 'V': zo.cls.vocab = optarg; break;
+        case 'M': zo.cls.text_model = optarg; break;
+        case 'L': zo.cls.classes = optarg; break;
+        case 'E': zo.cls.templates = optarg; break;
+        case 'R':
+            if (vlm_cli_parse_int("eval miou", "--res", optarg, 16, 4096, &zo.res))
+                return VLM_EXIT_USAGE;
+            break;
+        case 't':
+            if (vlm_cli_parse_int("eval miou", "--threads", optarg, 1, 1024, &zo.cls.threads))
+                return VLM_EXIT_USAGE;
+            break;
+        case 'l':
+            if (vlm_cli_parse_int("eval miou", "--limit", optarg, 1, 1 << 30, &zo.limit))
+                return VLM_EXIT_USAGE;
+            break;
         default:
             fprintf(stderr, "vlmbench eval miou: unknown or incomplete option '%s'\n%s",
                     argv[optind - 1], USAGE);
@@ -214,7 +381,28 @@ int vlm_cmd_eval_miou(int argc, char **argv) {
         fprintf(stderr, "vlmbench eval miou: unexpected argument '%s'\n%s", argv[optind], USAGE);
         return VLM_EXIT_USAGE;
     }
-    if (!!dir == !!dataset || (dataset && (!gt || !pred)) ||
+    bool zs = zo.model != NULL;
+    bool zs_opt = zo.weights || zo.res || zo.limit || zo.cls.threads || zo.cls.classifier ||
+                  zo.cls.text_weights || zo.cls.vocab || zo.cls.text_model || zo.cls.classes ||
+                  zo.cls.templates;
+    if (zs && (!dataset || pred || offset ||
+               !!zo.cls.classifier == !!(zo.cls.text_weights || zo.cls.vocab) ||
+               (zo.cls.text_weights && (!zo.cls.vocab || !zo.cls.classes)))) {
+        fprintf(stderr,
+                "vlmbench eval miou: zero-shot segmentation takes --dataset, --gt, --model and "
+                "either --classifier or --text-weights with --vocab and --classes (no "
+                "--pred)\n%s",
+                USAGE);
+        return VLM_EXIT_USAGE;
+    }
+    if (!zs && zs_opt) {
+        fprintf(stderr,
+                "vlmbench eval miou: --weights, --res, --classifier, --text-weights "
+                "... go with --model (zero-shot segmentation)\n%s",
+                USAGE);
+        return VLM_EXIT_USAGE;
+    }
+    if (!!dir == !!dataset || (dataset && (!gt || (!pred && !zs))) ||
         (dir && (gt || pred || num_classes || ignore >= 0 || reduce >= 0 || offset))) {
         fprintf(stderr,
                 "vlmbench eval miou: give either DIR, or --dataset with --gt and --pred "
@@ -238,7 +426,13 @@ int vlm_cmd_eval_miou(int argc, char **argv) {
         p.reduce_zero_label = reduce >= 0 ? reduce : layout == VLM_SEG_ADE20K;
         if (ignore >= 0)
             p.ignore_index = ignore;
-        st = score_dataset(gt, layout, pred, &p, offset, &prog, &sg, &err);
+        if (zs) {
+            zo.cls.image_model = zo.model;
+            zo.cls.show_progress = progress;
+            st = zeroshot_dataset(gt, layout, &p, &zo, &prog, &sg, &err);
+        } else {
+            st = score_dataset(gt, layout, pred, &p, offset, &prog, &sg, &err);
+        }
     }
     vlm_progress_finish(&prog, sg ? vlm_seg_images(sg) : 0, sg ? vlm_seg_images(sg) : -1);
     if (st != VLM_OK)

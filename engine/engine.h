@@ -143,6 +143,9 @@ typedef struct vlm_plan_params {
     int layers;          /* llm: build only this many of the identical decoder layers (layer-
                             sampled timing); 0 = all */
     int input_ids;       /* llm: the input is N token ids (as floats) instead of N embeddings */
+    int dense;           /* vision: output one CLIP embedding per patch token, [tokens, embed]
+                            (the CLIP head applied to every token, what zero-shot segmentation
+                            scores), instead of the VLM features; CLIP towers only */
     int in_features;     /* projector: width of the vision features it maps (0 = the model's:
                             3072 for FastViTHD); e.g. 1024 for ViT-L/14, 1152 for SigLIP */
 } vlm_plan_params;

@@ -40,15 +40,15 @@ static double max_rel(const float *a, const float *b, int64_t n) {
 
 /* Runs the reference (input h x w, `tiles` images) and the engine on an image of
  * plan_h x plan_w (the same as h x w except for AnyRes), and compares. */
-static void check(const char *model, const char *scheme, int h, int w, int tiles, int plan_h,
-                  int plan_w, bool pooled) {
+static void check_mode(const char *model, const char *scheme, int h, int w, int tiles,
+                       int plan_h, int plan_w, bool pooled, bool dense) {
     char cmd[1024], path[256];
     snprintf(cmd, sizeof cmd,
              VLM_PYTHON " " VLM_SOURCE_DIR "/tests/torch/vit_ref.py --model %s --scheme %s "
                         "--height %d --width %d --tiles %d --seed 11 --weights %s/w.safetensors "
-                        "--input %s/in.npy --output %s/out.npy %s%s > %s/ref.log 2>&1",
-             model, scheme, h, w, tiles, dir, dir, dir, pooled ? "--pooled " : "",
-             pooled ? "p.npy" : "", dir);
+                        "--input %s/in.npy --output %s/out.npy %s%s%s > %s/ref.log 2>&1",
+             model, scheme, h, w, tiles, dir, dir, dir, dense ? "--dense " : "",
+             pooled ? "--pooled " : "", pooled ? "p.npy" : "", dir);
     /* --pooled takes a path: put it in the temp dir */
     if (pooled) {
         char *at = strstr(cmd, "--pooled p.npy");
@@ -77,6 +77,7 @@ static void check(const char *model, const char *scheme, int h, int w, int tiles
     p.width = plan_w;
     p.weights = path;
     p.pooled = pooled;
+    p.dense = dense;
     vlm_plan *plan;
     cr_assert_eq(vlm_plan_create(ctx, &p, &plan, &err), VLM_OK, "%s", err.msg);
     vlm_plan_facts f;
@@ -103,6 +104,60 @@ static void check(const char *model, const char *scheme, int h, int w, int tiles
     vlm_npy_free(&in);
     vlm_npy_free(&out);
     vlm_npy_free(&pe);
+}
+
+static void check(const char *model, const char *scheme, int h, int w, int tiles, int plan_h,
+                  int plan_w, bool pooled) {
+    check_mode(model, scheme, h, w, tiles, plan_h, plan_w, pooled, false);
+}
+
+/* Zero-shot segmentation's dense output: ln_post + proj on every patch token. */
+Test(vit, clip_dense_patch_embeddings) {
+    check_mode("vit-tiny", "openclip", 40, 48, 1, 40, 48, false, true);
+}
+
+/* MCi dense embeddings: the projection commutes with the mean, so their mean over positions is
+ * the pooled embedding. */
+Test(vit, mci_dense_embeddings_average_to_the_pooled_one) {
+    vlm_error err = {0};
+    vlm_ctx *ctx;
+    vlm_ctx_params cp = vlm_ctx_default_params();
+    cr_assert_eq(vlm_ctx_create(&cp, &ctx, &err), VLM_OK, "%s", err.msg);
+    vlm_plan_params p = vlm_plan_default_params();
+    p.model = "mci0";
+    p.height = p.width = 128;
+    p.pooled = 1;
+    vlm_plan *pooled, *dense;
+    cr_assert_eq(vlm_plan_create(ctx, &p, &pooled, &err), VLM_OK, "%s", err.msg);
+    p.pooled = 0;
+    p.dense = 1;
+    cr_assert_eq(vlm_plan_create(ctx, &p, &dense, &err), VLM_OK, "%s", err.msg);
+    vlm_plan_facts f;
+    vlm_plan_get_facts(dense, &f);
+    cr_assert_eq(f.feature_dim, 512);
+    cr_assert_eq(f.out_rows, 16);
+    float *in = malloc(3 * 128 * 128 * sizeof *in), *emb = malloc(512 * sizeof *emb);
+    float *rows = malloc((size_t)f.out_rows * 512 * sizeof *rows);
+    for (int i = 0; i < 3 * 128 * 128; i++)
+        in[i] = (float)((i * 7919) % 1000) / 1000.0f;
+    cr_assert_eq(vlm_plan_run(pooled, in, NULL, emb, &err), VLM_OK, "%s", err.msg);
+    cr_assert_eq(vlm_plan_run(dense, in, rows, NULL, &err), VLM_OK, "%s", err.msg);
+    double diff = 0, mag = 0;
+    for (int j = 0; j < 512; j++) {
+        double m = 0;
+        for (int r = 0; r < f.out_rows; r++)
+            m += rows[r * 512 + j];
+        m /= f.out_rows;
+        diff = fmax(diff, fabs(m - emb[j]));
+        mag = fmax(mag, fabs((double)emb[j]));
+    }
+    cr_expect(diff / mag < 1e-5, "mean of dense rows vs pooled: %.3e", diff / mag);
+    free(in);
+    free(emb);
+    free(rows);
+    vlm_plan_destroy(pooled);
+    vlm_plan_destroy(dense);
+    vlm_ctx_destroy(ctx);
 }
 
 Test(vit, clip_openclip_names_native_grid_with_pooled) {

@@ -472,7 +472,7 @@ static mb_outputs fv_build(mb *b, const void *cfgp, const vlm_plan_params *p) {
     x = squeeze_excite(b, "final_conv", x, cf, cf / 16, VG_ACT_GELU);
     mb_tmp_reset(b);
     out.output = x;
-    if (!p->pooled)
+    if (!p->pooled && !p->dense)
         return out;
     /* CLIP head (spec 0.11): mean over H, W, then @ P [2C, embed], no bias */
     int64_t e = c->embed_dim;
@@ -493,6 +493,15 @@ static mb_outputs fv_build(mb *b, const void *cfgp, const vlm_plan_params *p) {
                     ? mb_get(b, "head.fc.bias", MB_INIT_BIAS, false, 1, (int64_t[]){e})
                     : NULL;
     b->in_head = false;
+    if (p->dense) { /* the projection on every position (it commutes with the mean) */
+        const int64_t *xd = vg_dims(g, x);
+        int64_t h = xd[2], w = xd[3];
+        vg_tensor e2 = vg_linear(g, vg_view2d(g, x), VG_NONE, e, wt, hb, VG_ACT_NONE, false);
+        out.output = vg_view(g, e2, 4, (int64_t[]){1, e, h, w}, (int64_t[]){h * w * e, 1, w * e, e},
+                             0);
+        mb_tmp_reset(b);
+        return out;
+    }
     vg_tensor m = vg_mean_hw(g, x, 0);
     vg_tensor m2 = vg_view(g, m, 2, (int64_t[]){1, cf}, (int64_t[]){cf, 1}, 0);
     out.pooled = vg_linear(g, m2, VG_NONE, e, wt, hb, VG_ACT_NONE, false);

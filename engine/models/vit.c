@@ -503,7 +503,11 @@ static mb_outputs vit_build(mb *b, const void *cfgp, const vlm_plan_params *p) {
      * Facts (no engine) describe the VLM path; the unbuilt blocks and head still count as
      * parameters. */
     bool pooled = p->pooled && !b->facts_only;
-    int64_t nblocks = pooled ? c->layers : c->select;
+    if (p->dense && (c->head != 'p' || c->anyres)) {
+        vg_fail(g, VLM_ERR_INVALID, "dense patch embeddings need a CLIP tower (ln_post + proj)");
+        return out;
+    }
+    int64_t nblocks = pooled || p->dense ? c->layers : c->select;
     if (pooled && c->anyres) {
         vg_fail(g, VLM_ERR_INVALID, "the AnyRes-tiled SigLIP has no pooled output (use siglip)");
         return out;
@@ -520,6 +524,21 @@ static mb_outputs vit_build(mb *b, const void *cfgp, const vlm_plan_params *p) {
     }
     b->params += (c->layers - nblocks) * block_params(c);
     vg_set_stage(g, (int)c->layers + 1);
+    if (p->dense) { /* the CLIP head on every patch token: ln_post, then @ proj */
+        vg_tensor h = layernorm(b, "ln_post", x, d, c->eps);
+        float *proj = mb_get(b, "proj", MB_INIT_FANIN, true, 2, (int64_t[]){d, c->embed});
+        float *wt = mb_alloc(b, d * c->embed);
+        if (proj && wt)
+            for (int64_t i = 0; i < d; i++)
+                for (int64_t j = 0; j < c->embed; j++)
+                    wt[j * d + i] = proj[i * c->embed + j];
+        vg_tensor e = vg_linear(g, h, VG_NONE, c->embed, wt, NULL, VG_ACT_NONE, false);
+        out.output = vg_view(g, e, 4, (int64_t[]){1, c->embed, gh, gw},
+                             (int64_t[]){n * c->embed, 1, gw * c->embed, c->embed},
+                             c->cls ? c->embed : 0);
+        mb_tmp_reset(b);
+        return out;
+    }
     if (!pooled) {
         b->params += head_params(c);
         b->params_head += c->head == 'p' ? d * c->embed : head_params(c) - 2 * d;

@@ -183,6 +183,8 @@ def vit_forward(c, W, x, scheme, pooled):
         pw = W.draw(name("ln_post.weight", "post_layernorm.weight"), (d,), "norm")
         pb = W.draw(name("ln_post.bias", "post_layernorm.bias"), (d,), "b")
         proj = W.draw(P + "proj", (d, e))
+        if pooled == "dense":  # the CLIP head on every patch token (zero-shot segmentation)
+            return (ln(t[:, 1:], pw, pb, eps) @ proj).reshape(-1, e), None
         return feats, ln(t[:, 0], pw, pb, eps) @ proj
     pw = W.draw(P + "post_layernorm.weight", (d,), "norm")
     pb = W.draw(P + "post_layernorm.bias", (d,), "b")
@@ -308,6 +310,8 @@ def main():
     ap.add_argument("--tiles", type=int, default=1, help="anyres: images in the batch")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--pooled", default=None, help="also write the pooled embedding (.npy)")
+    ap.add_argument("--dense", action="store_true",
+                    help="CLIP ViTs: --output gets the CLIP head applied to every patch token")
     ap.add_argument("--weights", required=True)
     ap.add_argument("--input", required=True)
     ap.add_argument("--output", required=True)
@@ -321,7 +325,8 @@ def main():
         if c["kind"] == "convnext":
             feats, pooled = convnext_forward(c, W, x, a.scheme)
         else:
-            feats, pooled = vit_forward(c, W, x, a.scheme, a.pooled is not None)
+            feats, pooled = vit_forward(c, W, x, a.scheme,
+                                        "dense" if a.dense else a.pooled is not None)
     write_safetensors(a.weights, W.items, "f32")
     np.save(a.input, x.numpy().astype(np.float32))
     np.save(a.output, np.ascontiguousarray(feats.numpy().astype(np.float32)))
