@@ -57,9 +57,10 @@ static vlm_status load_classifier(const char *path, int dim, double **w, int *nu
 
 /* ---- the classifier from the engine's text tower ---------------------------------------- */
 
-/* The text tower paired with an image tower (MobileCLIP-S0's RepMixer text tower is not
- * built: mci0 needs --text-model). */
+/* The text tower paired with an image tower. */
 static const char *default_text_model(const char *image_model) {
+    if (!strcmp(image_model, "mci0"))
+        return "text-mobileclip-s0";
     if (!strcmp(image_model, "mci1") || !strcmp(image_model, "mci2"))
         return "text-mobileclip-s1";
     if (!strcmp(image_model, "vit-b16"))

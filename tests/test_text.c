@@ -2,16 +2,16 @@
  * (OpenAI CLIP, QuickGELU) and bidirectional (MobileCLIP-S1/S2, GELU) towers, with open_clip
  * and ml-mobileclip checkpoint names, through `vlmbench infer`; 1e-4 relative. Plus the
  * spec's parameter totals and bad token ids. */
+#include "engine/engine.h"
+#include "eval/eval.h"
+#include "tests/testutil.h"
+
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "engine/engine.h"
-#include "eval/eval.h"
-#include "tests/testutil.h"
 
 static char dir[64];
 
@@ -40,8 +40,7 @@ static void check(const char *model, const char *scheme) {
              model, scheme, w, in, out);
     cr_assert_eq(system(cmd), 0, "reference failed: %s", cmd);
     vlm_run r = vlm_test_run((char *const[]){VLM_BIN, "infer", "--model", (char *)model,
-                                             "--weights", w, "--input", in, "--output", got,
-                                             NULL});
+                                             "--weights", w, "--input", in, "--output", got, NULL});
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
     vlm_run_free(&r);
     vlm_npy a = {0}, b = {0};
@@ -61,10 +60,23 @@ static void check(const char *model, const char *scheme) {
     vlm_npy_free(&b);
 }
 
-Test(text, causal_quickgelu_openclip_names) { check("text-tiny", "openclip"); }
-Test(text, causal_quickgelu_mobileclip_names) { check("text-tiny", "apple"); }
-Test(text, bidirectional_gelu_openclip_names) { check("text-tiny-bidir", "openclip"); }
-Test(text, bidirectional_gelu_mobileclip_names) { check("text-tiny-bidir", "apple"); }
+Test(text, causal_quickgelu_openclip_names) {
+    check("text-tiny", "openclip");
+}
+Test(text, causal_quickgelu_mobileclip_names) {
+    check("text-tiny", "apple");
+}
+Test(text, bidirectional_gelu_openclip_names) {
+    check("text-tiny-bidir", "openclip");
+}
+Test(text, bidirectional_gelu_mobileclip_names) {
+    check("text-tiny-bidir", "apple");
+}
+/* MobileCLIP-S0's "mct" tower: RepMixerBlocks in training form (BatchNorm branches, layer
+ * scales) around transformer layers, folded at load */
+Test(text, mobileclip_s0_repmixer_tower_training_form) {
+    check("text-tiny-mct", "apple");
+}
 
 /* spec 5.1 / 5.2: 63.4 M for the 512-wide towers, 123.6 M for the 768-wide ones (MobileCLIP's
  * README truncates: the count is 123,650,304) */
@@ -72,9 +84,9 @@ Test(text, parameter_totals_match_the_spec) {
     static const struct {
         const char *model;
         double m;
-    } want[] = {{"text-clip-b16", 63.4},      {"text-mobileclip-s1", 63.4},
-                {"text-mobileclip-b", 63.4}, {"text-mobileclip-l", 123.6},
-                {"text-clip-l14", 123.6}};
+    } want[] = {{"text-mobileclip-s0", 42.4}, {"text-clip-b16", 63.4},
+                {"text-mobileclip-s1", 63.4}, {"text-mobileclip-b", 63.4},
+                {"text-mobileclip-l", 123.6}, {"text-clip-l14", 123.6}};
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
         vlm_plan_facts f;
         vlm_error err = {0};

@@ -38,27 +38,29 @@ typedef struct vit_cfg {
     vit_scheme synthetic_scheme;
     bool causal;        /* text towers: causal attention mask */
     int64_t vocab;      /* text towers: token vocabulary (native = context length) */
+    const char *layout; /* text towers: per block 'T' transformer or 'R' RepMixerBlock
+                           (MobileCLIP-S0); NULL = all transformer */
 } vit_cfg;
 
 /* OpenAI CLIP ViT-B/16 (spec 3.2): VLM output = the last block's patch tokens. */
 static const vit_cfg VIT_B16 = {16, 768, 12, 12, 3072, 224, true, false, true, VG_ACT_QUICKGELU,
-                                1e-5f, 12, 512, 'p', false, SCHEME_OPENCLIP, false, 0};
+                                1e-5f, 12, 512, 'p', false, SCHEME_OPENCLIP, false, 0, NULL};
 /* OpenAI CLIP ViT-L/14 @ 336 (spec 3.1): LLaVA-1.5 takes block 23 of 24, without the cls. */
 static const vit_cfg VIT_L14_336 = {14, 1024, 24, 16, 4096, 336, true, false, true,
                                     VG_ACT_QUICKGELU, 1e-5f, 23, 768, 'p', false,
-                                    SCHEME_OPENCLIP, false, 0};
+                                    SCHEME_OPENCLIP, false, 0, NULL};
 /* SigLIP SO400M/14 @ 384 (spec 3.3): LLaVA-OneVision drops the last block and the head. */
 static const vit_cfg SIGLIP = {14, 1152, 27, 16, 4304, 384, false, true, false, VG_ACT_GELU_TANH,
-                               1e-6f, 26, 1152, 'm', false, SCHEME_HF, false, 0};
+                               1e-6f, 26, 1152, 'm', false, SCHEME_HF, false, 0, NULL};
 static const vit_cfg SIGLIP_ANYRES = {14, 1152, 27, 16, 4304, 384, false, true, false,
-                                      VG_ACT_GELU_TANH, 1e-6f, 26, 1152, 'm', true, SCHEME_HF, false, 0};
+                                      VG_ACT_GELU_TANH, 1e-6f, 26, 1152, 'm', true, SCHEME_HF, false, 0, NULL};
 /* Small configs for tests: every block kind of the real ones, at test speed. */
 static const vit_cfg VIT_TINY = {8, 64, 3, 4, 256, 32, true, false, true, VG_ACT_QUICKGELU,
-                                 1e-5f, 2, 32, 'p', false, SCHEME_OPENCLIP, false, 0};
+                                 1e-5f, 2, 32, 'p', false, SCHEME_OPENCLIP, false, 0, NULL};
 static const vit_cfg SIGLIP_TINY = {8, 48, 3, 3, 136, 32, false, true, false, VG_ACT_GELU_TANH,
-                                    1e-6f, 2, 48, 'm', false, SCHEME_HF, false, 0};
+                                    1e-6f, 2, 48, 'm', false, SCHEME_HF, false, 0, NULL};
 static const vit_cfg SIGLIP_TINY_ANYRES = {8, 48, 3, 3, 136, 32, false, true, false,
-                                           VG_ACT_GELU_TANH, 1e-6f, 2, 48, 'm', true, SCHEME_HF, false, 0};
+                                           VG_ACT_GELU_TANH, 1e-6f, 2, 48, 'm', true, SCHEME_HF, false, 0, NULL};
 
 #define NAME(...) mb_name(nm, sizeof nm, __VA_ARGS__)
 
@@ -597,20 +599,28 @@ static const char *vit_stage_name(const void *cfgp, int stage) {
  * MobileCLIP-S3/L: width 768. */
 static const vit_cfg TEXT_CLIP_B16 = {0, 512, 12, 8, 2048, 77, false, false, false,
                                       VG_ACT_QUICKGELU, 1e-5f, 12, 512, 't', false,
-                                      SCHEME_OPENCLIP, true, 49408};
+                                      SCHEME_OPENCLIP, true, 49408, NULL};
 static const vit_cfg TEXT_CLIP_L14 = {0, 768, 12, 12, 3072, 77, false, false, false,
                                       VG_ACT_QUICKGELU, 1e-5f, 12, 768, 't', false,
-                                      SCHEME_OPENCLIP, true, 49408};
+                                      SCHEME_OPENCLIP, true, 49408, NULL};
 static const vit_cfg TEXT_MC_S1 = {0, 512, 12, 8, 2048, 77, false, false, false, VG_ACT_GELU,
-                                   1e-5f, 12, 512, 't', false, SCHEME_OPENCLIP, false, 49408};
+                                   1e-5f, 12, 512, 't', false, SCHEME_OPENCLIP, false, 49408, NULL};
 static const vit_cfg TEXT_MC_B = {0, 512, 12, 8, 2048, 77, false, false, false, VG_ACT_GELU,
-                                  1e-5f, 12, 512, 't', false, SCHEME_OPENCLIP, true, 49408};
+                                  1e-5f, 12, 512, 't', false, SCHEME_OPENCLIP, true, 49408, NULL};
 static const vit_cfg TEXT_MC_L = {0, 768, 12, 12, 3072, 77, false, false, false, VG_ACT_GELU,
-                                  1e-5f, 12, 768, 't', false, SCHEME_OPENCLIP, false, 49408};
+                                  1e-5f, 12, 768, 't', false, SCHEME_OPENCLIP, false, 49408, NULL};
+/* MobileCLIP-S0 "mct": RepMixerBlock, 4 transformer layers, RepMixerBlock (Apple names; the
+ * released checkpoint is in training form, folded at load). */
+static const vit_cfg TEXT_MC_S0 = {0, 512, 6, 8, 2048, 77, false, false, false, VG_ACT_GELU,
+                                   1e-5f, 6, 512, 't', false, SCHEME_OPENCLIP, false, 49408,
+                                   "RTTTTR"};
+static const vit_cfg TEXT_TINY_MCT = {0, 32, 4, 4, 128, 16, false, false, false, VG_ACT_GELU,
+                                      1e-5f, 4, 32, 't', false, SCHEME_OPENCLIP, false, 600,
+                                      "RTTR"};
 static const vit_cfg TEXT_TINY = {0, 32, 2, 4, 128, 16, false, false, false, VG_ACT_QUICKGELU,
-                                  1e-5f, 2, 32, 't', false, SCHEME_OPENCLIP, true, 600};
+                                  1e-5f, 2, 32, 't', false, SCHEME_OPENCLIP, true, 600, NULL};
 static const vit_cfg TEXT_TINY_BIDIR = {0, 32, 2, 4, 128, 16, false, false, false, VG_ACT_GELU,
-                                        1e-5f, 2, 32, 't', false, SCHEME_OPENCLIP, false, 600};
+                                        1e-5f, 2, 32, 't', false, SCHEME_OPENCLIP, false, 600, NULL};
 
 /* Apple MobileCLIP (ml-mobileclip) text names of the open_clip logical ones. */
 static bool apple_text_map(const mb *b, const char *logical, char *out, size_t size) {
@@ -636,6 +646,10 @@ static bool apple_text_map(const mb *b, const char *logical, char *out, size_t s
                 {"mlp.c_fc.", "pre_norm_ffn.1."},
                 {"mlp.c_proj.", "pre_norm_ffn.4."}};
     int i, n = 0;
+    if (sscanf(logical, "transformer.resblocks.%d.rep.%n", &i, &n) == 1 && n) {
+        snprintf(out, size, "%stransformer.%d.%s", b->prefix, i, logical + n);
+        return true;
+    }
     if (sscanf(logical, "transformer.resblocks.%d.%n", &i, &n) == 1 && n)
         for (size_t k = 0; k < sizeof part / sizeof *part; k++) {
             size_t len = strlen(part[k].from);
@@ -717,6 +731,120 @@ static void pick_run(void *c, void *const *ptrs) {
     memcpy(out, rows + best * p->e, (size_t)p->e * sizeof(float));
 }
 
+/* A BatchNorm's per-channel scale and shift (s = g / sqrt(v + eps), t = b - m s) into s, t;
+ * the affine pair counts as parameters, the running stats do not. false on error. */
+static bool text_bn(mb *b, const char *base, int64_t d, double *s, double *t) {
+    char nm[256];
+    const int64_t ds[1] = {d};
+    float *g = mb_get(b, NAME("%s.weight", base), MB_INIT_NORM_W, true, 1, ds);
+    float *bb = mb_get(b, NAME("%s.bias", base), MB_INIT_BIAS, true, 1, ds);
+    float *m = mb_get(b, NAME("%s.running_mean", base), MB_INIT_STAT_MEAN, false, 1, ds);
+    float *v = mb_get(b, NAME("%s.running_var", base), MB_INIT_STAT_VAR, false, 1, ds);
+    if (!g || !bb || !m || !v || !s)
+        return false;
+    for (int64_t c = 0; c < d; c++) {
+        s[c] = g[c] / sqrt((double)v[c] + 1e-5);
+        t[c] = bb[c] - m[c] * s[c];
+    }
+    return true;
+}
+
+/* A 1-D depthwise conv over the sequence (kernel 11, zero padding 5) on tokens [n, d] viewed
+ * as NHWC [1, d, n, 1]: the taps go in the centre column of a square 11x11 kernel, whose other
+ * columns only ever meet the width padding. k1[c * 11 + j], bias[c]. */
+static vg_tensor seq_dwconv(vg_graph *g, vg_tensor x4, int64_t d, const double *k1,
+                            const double *bias, float *w11, float *b1) {
+    if (w11 && b1 && k1)
+        for (int64_t c = 0; c < d; c++) {
+            memset(w11 + c * 121, 0, 121 * sizeof *w11);
+            for (int j = 0; j < 11; j++)
+                w11[c * 121 + j * 11 + 5] = (float)k1[c * 11 + j];
+            b1[c] = (float)bias[c];
+        }
+    vg_conv_desc cd = {d, 11, 1, 5, d, w11, b1, VG_ACT_NONE, false};
+    return vg_conv(g, x4, VG_NONE, &cd);
+}
+
+/* MobileCLIP-S0's text RepMixerBlock (training form, folded; /work spec 5.1):
+ *   x = x + ls1 * (BN1(x) + BN2(dw(x)) - BN0(x))        -> one dw conv K', bias b'
+ *   x = x + ls2 * fc2(GELU(fc1(BN3(dw3(x)))))           -> BN3 into dw3, ls2 into fc2
+ * Returns the new token tensor [n, d] (a view). */
+static vg_tensor rep_block(mb *b, const vit_cfg *c, int64_t i, vg_tensor x, int64_t n) {
+    char nm[256], base[96];
+    vg_graph *g = b->g;
+    int64_t d = c->width, h = 4 * d;
+    snprintf(base, sizeof base, "transformer.resblocks.%lld.rep", (long long)i);
+    double *s0 = NULL, *t0 = NULL;
+    float *tmp = mb_alloc(b, 8 * d + 2 * 11 * d);
+    double *buf = tmp ? calloc((size_t)(8 * d + 2 * 11 * d), sizeof *buf) : NULL;
+    if (!vg_is_dry(g) && !buf)
+        vg_fail(g, VLM_ERR_NOMEM, "out of memory folding a text RepMixer");
+    if (buf) {
+        s0 = buf;
+        t0 = buf + d;
+    }
+    double *s1 = buf ? buf + 2 * d : NULL, *t1 = buf ? buf + 3 * d : NULL;
+    double *s2 = buf ? buf + 4 * d : NULL, *t2 = buf ? buf + 5 * d : NULL;
+    double *s3 = buf ? buf + 6 * d : NULL, *t3 = buf ? buf + 7 * d : NULL;
+    double *k1 = buf ? buf + 8 * d : NULL, *k3 = buf ? buf + 8 * d + 11 * d : NULL;
+    bool ok = text_bn(b, NAME("%s.token_mixer.norm.rbr_skip", base), d, s0, t0);
+    ok &= text_bn(b, NAME("%s.token_mixer.mixer.rbr_skip", base), d, s1, t1);
+    float *K = mb_get(b, NAME("%s.token_mixer.mixer.rbr_conv.0.conv.weight", base),
+                      MB_INIT_FANIN, true, 4, (int64_t[]){d, 1, 1, 11});
+    ok &= text_bn(b, NAME("%s.token_mixer.mixer.rbr_conv.0.bn", base), d, s2, t2);
+    float *l1 = mb_get_flat(b, NAME("%s.token_mixer.layer_scale", base), MB_INIT_SCALE, d, 2,
+                            (const int[]){3, 1},
+                            (const int64_t *const[]){(int64_t[]){d, 1, 1}, (int64_t[]){d}});
+    float *Kf = mb_get(b, NAME("%s.convffn.conv.conv.weight", base), MB_INIT_FANIN, true, 4,
+                       (int64_t[]){d, 1, 1, 11});
+    ok &= text_bn(b, NAME("%s.convffn.conv.bn", base), d, s3, t3);
+    float *w1 = mb_get(b, NAME("%s.convffn.fc1.weight", base), MB_INIT_FANIN, true, 4,
+                       (int64_t[]){h, d, 1, 1});
+    float *b1 = mb_get(b, NAME("%s.convffn.fc1.bias", base), MB_INIT_BIAS, true, 1,
+                       (int64_t[]){h});
+    float *w2 = mb_get(b, NAME("%s.convffn.fc2.weight", base), MB_INIT_FANIN, true, 4,
+                       (int64_t[]){d, h, 1, 1});
+    float *b2 = mb_get(b, NAME("%s.convffn.fc2.bias", base), MB_INIT_BIAS, true, 1,
+                       (int64_t[]){d});
+    float *l2 = mb_get_flat(b, NAME("%s.layer_scale", base), MB_INIT_SCALE, d, 2,
+                            (const int[]){3, 1},
+                            (const int64_t *const[]){(int64_t[]){d, 1, 1}, (int64_t[]){d}});
+    double *bm = NULL, *bf = NULL;
+    if (ok && K && l1 && Kf && w2 && b2 && l2 && buf) {
+        bm = calloc((size_t)d, sizeof *bm);
+        bf = calloc((size_t)d, sizeof *bf);
+        if (bm && bf)
+            for (int64_t ch = 0; ch < d; ch++) {
+                for (int j = 0; j < 11; j++) {
+                    k1[ch * 11 + j] = l1[ch] * s2[ch] * K[ch * 11 + j] +
+                                      (j == 5 ? 1.0 + l1[ch] * (s1[ch] - s0[ch]) : 0.0);
+                    k3[ch * 11 + j] = s3[ch] * Kf[ch * 11 + j];
+                }
+                bm[ch] = l1[ch] * (t1[ch] + t2[ch] - t0[ch]);
+                bf[ch] = t3[ch];
+                for (int64_t k = 0; k < h; k++)
+                    w2[ch * h + k] *= l2[ch];
+                b2[ch] *= l2[ch];
+            }
+        else
+            vg_fail(g, VLM_ERR_NOMEM, "out of memory folding a text RepMixer");
+    }
+    float *w11a = mb_alloc(b, d * 121), *b11a = mb_alloc(b, d);
+    float *w11b = mb_alloc(b, d * 121), *b11b = mb_alloc(b, d);
+    vg_tensor x4 = vg_view(g, x, 4, (int64_t[]){1, d, n, 1}, (int64_t[]){n * d, 1, d, d}, 0);
+    vg_tensor y = seq_dwconv(g, x4, d, bm ? k1 : NULL, bm, w11a, b11a);
+    vg_tensor f = seq_dwconv(g, y, d, bf ? k3 : NULL, bf, w11b, b11b);
+    vg_tensor m = vg_linear(g, vg_view2d(g, f), VG_NONE, h, w1, b1, c->act, false);
+    vg_tensor y2 = vg_view2d(g, y);
+    vg_linear(g, m, y2, d, w2, b2, VG_ACT_NONE, true);
+    free(bm);
+    free(bf);
+    free(buf);
+    (void)tmp;
+    mb_tmp_reset(b);
+    return y2;
+}
+
 static mb_outputs text_build(mb *b, const void *cfgp, const vlm_plan_params *p) {
     const vit_cfg *c = cfgp;
     vg_graph *g = b->g;
@@ -768,7 +896,10 @@ static mb_outputs text_build(mb *b, const void *cfgp, const vlm_plan_params *p) 
     }
     for (int64_t i = 0; i < c->layers; i++) {
         vg_set_stage(g, (int)i + 1);
-        block(b, c, i, x, 1, n, mask);
+        if (c->layout && c->layout[i] == 'R')
+            x = rep_block(b, c, i, x, n);
+        else
+            block(b, c, i, x, 1, n, mask);
     }
     vg_set_stage(g, (int)c->layers + 1);
     vg_tensor h = layernorm(b, "ln_final", x, d, c->eps);
@@ -858,6 +989,13 @@ const model_def vlm_vit_models[] = {
     {{"text-mobileclip-l", "text", "MobileCLIP-S3/L text tower (width 768, bidirectional)",
       "clip-text", 77, 1, 1, "77 token ids -> 1 embedding", TEXT_NAMES, 768, 768},
      &TEXT_MC_L, text_detect, text_check, text_build, vit_stage_name},
+    {{"text-mobileclip-s0", "text",
+      "MobileCLIP-S0 text tower (\"mct\": RepMixer, 4 transformer layers, RepMixer)",
+      "clip-text", 77, 1, 1, "77 token ids -> 1 embedding", TEXT_NAMES, 512, 512},
+     &TEXT_MC_S0, text_detect, text_check, text_build, vit_stage_name},
+    {{"text-tiny-mct", "text", "MobileCLIP-S0-shaped text tower for tests", "clip-text", 16, 1,
+      1, "16 token ids -> 1 embedding", TEXT_NAMES, 32, 32},
+     &TEXT_TINY_MCT, text_detect, text_check, text_build, vit_stage_name},
     {{"text-tiny", "text", "2-block causal CLIP-shaped text tower for tests", "clip-text", 16, 1,
       1, "16 token ids -> 1 embedding", TEXT_NAMES, 32, 32},
      &TEXT_TINY, text_detect, text_check, text_build, vit_stage_name},
