@@ -190,7 +190,14 @@ static int add_tensor(vg_graph *g) {
     return g->nt++;
 }
 
-vg_tensor vg_new(vg_graph *g, int ndims, const int64_t *dims, dnnl_data_type_t dt) {
+vg_tensor vg_new(vg_graph *g, int ndims, const int64_t *dims_in, dnnl_data_type_t dt) {
+    /* dims may point into g->t (another tensor's dims), which add_tensor may move */
+    int64_t dims[DNNL_MAX_NDIMS];
+    if (ndims < 0 || ndims > DNNL_MAX_NDIMS) {
+        vg_fail(g, VLM_ERR_INTERNAL, "tensor of %d dimensions", ndims);
+        return VG_NONE;
+    }
+    memcpy(dims, dims_in, (size_t)ndims * sizeof *dims);
     int id = add_tensor(g);
     if (id == VG_NONE)
         return VG_NONE;
@@ -223,10 +230,18 @@ vg_tensor vg_new4(vg_graph *g, int64_t c, int64_t h, int64_t w) {
     return vg_new(g, 4, (int64_t[]){1, c, h, w}, 0);
 }
 
-vg_tensor vg_view(vg_graph *g, vg_tensor base, int ndims, const int64_t *dims,
-                  const int64_t *strides, int64_t offset) {
+vg_tensor vg_view(vg_graph *g, vg_tensor base, int ndims, const int64_t *dims_in,
+                  const int64_t *strides_in, int64_t offset) {
     if (base == VG_NONE || g->status != VLM_OK)
         return VG_NONE;
+    if (ndims < 1 || ndims > DNNL_MAX_NDIMS) {
+        vg_fail(g, VLM_ERR_INTERNAL, "view of %d dimensions", ndims);
+        return VG_NONE;
+    }
+    /* copied first: they may point into g->t, which add_tensor may move */
+    int64_t dims[DNNL_MAX_NDIMS], strides[DNNL_MAX_NDIMS];
+    memcpy(dims, dims_in, (size_t)ndims * sizeof *dims);
+    memcpy(strides, strides_in, (size_t)ndims * sizeof *strides);
     int id = add_tensor(g);
     if (id == VG_NONE)
         return VG_NONE;

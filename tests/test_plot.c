@@ -26,7 +26,7 @@ static void teardown(void) {
     vlm_test_rmtree(g_dir);
 }
 
-TestSuite(plot, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(plot, .init = setup, .fini = teardown);
 
 /* dir/name in one of a few rotating buffers; dir may be an earlier result. */
 static const char *pj(const char *dir, const char *name) {

@@ -397,7 +397,7 @@ static const char *E2E_EXPECTED =
     "np.save(f'{d}/classifier.npy', text)\n"
     "json.dump(score(classifier(text), feats, labels), open(f'{d}/expected.json', 'w'))\n";
 
-Test(zeroshot, end_to_end_synthetic_mci0, .timeout = 120) {
+Test(zeroshot, end_to_end_synthetic_mci0) {
     python(E2E_DATA);
     enum { N = 14 };
     vlm_error err = {0};
@@ -544,7 +544,7 @@ Test(zeroshot, end_to_end_synthetic_mci0, .timeout = 120) {
 
 /* The reader's policy (eval.h): a sample without a label or with a bad image is skipped and
  * counted, reported on stderr; nothing usable, or a missing shard, is an error. */
-Test(zeroshot, pipeline_bad_data, .timeout = 60) {
+Test(zeroshot, pipeline_bad_data) {
     python("from PIL import Image\n"
            "def add(t, name, data):\n"
            "    info = tarfile.TarInfo(name); info.size = len(data)\n"
@@ -583,7 +583,7 @@ Test(zeroshot, pipeline_bad_data, .timeout = 60) {
 /* The OpenAI CLIP preprocessing branch (vit-*: bicubic, CLIP mean/std) on the small test ViT:
  * the image runs and is scored against a classifier of the tower's width; a classifier of
  * another width is refused naming the file. */
-Test(zeroshot, vit_tower_runs, .timeout = 60) {
+Test(zeroshot, vit_tower_runs) {
     python("from PIL import Image\n"
            "def add(t, name, data):\n"
            "    info = tarfile.TarInfo(name); info.size = len(data)\n"
