@@ -288,3 +288,38 @@ Test(vit, impossible_resolution_is_refused_with_the_range) {
     cr_assert_eq(vlm_model_facts("vit-l14-336", 10, 336, &f, &err), VLM_ERR_INVALID);
     cr_assert(strstr(err.msg, "vit-l14-336 cannot take a 10x336 input"), "%s", err.msg);
 }
+
+/* A checkpoint of another model is refused naming the names looked for; a missing tensor is
+ * named with its expected shape. */
+Test(vit, checkpoint_of_another_model_or_missing_tensor_is_refused) {
+    char cmd[1024], w[128];
+    snprintf(w, sizeof w, "%s/w.safetensors", dir);
+    snprintf(cmd, sizeof cmd,
+             VLM_PYTHON " " VLM_SOURCE_DIR "/tests/torch/vit_ref.py --model convnext-tiny "
+                        "--scheme timm --height 64 --width 64 --weights %s --input %s/in.npy "
+                        "--output %s/out.npy > /dev/null",
+             w, dir, dir);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    vlm_ctx *ctx;
+    vlm_error err = {0};
+    vlm_ctx_params cp = vlm_ctx_default_params();
+    cr_assert_eq(vlm_ctx_create(&cp, &ctx, &err), VLM_OK, "%s", err.msg);
+    vlm_plan_params p = vlm_plan_default_params();
+    p.model = "vit-tiny";
+    p.height = p.width = 32;
+    p.weights = w;
+    vlm_plan *plan = NULL;
+    cr_assert_eq(vlm_plan_create(ctx, &p, &plan, &err), VLM_ERR_FORMAT);
+    cr_assert(strstr(err.msg, "no vision transformer found"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "w.safetensors"), "%s", err.msg);
+    p.model = "text-tiny";
+    p.height = p.width = 0;
+    cr_assert_eq(vlm_plan_create(ctx, &p, &plan, &err), VLM_ERR_FORMAT);
+    cr_assert(strstr(err.msg, "no text transformer found"), "%s", err.msg);
+    /* the right model with a smaller config: the first mismatching tensor is named */
+    p.model = "convnext-l";
+    p.height = p.width = 128;
+    cr_assert_eq(vlm_plan_create(ctx, &p, &plan, &err), VLM_ERR_FORMAT);
+    cr_assert(strstr(err.msg, "stem.0.weight"), "%s", err.msg);
+    vlm_ctx_destroy(ctx);
+}

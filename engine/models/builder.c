@@ -209,3 +209,26 @@ vg_tensor mb_image_input(mb *b, int64_t h, int64_t w, vg_tensor *external) {
     *external = in;
     return vg_reorder(g, nchw, vg_new(g, 4, dims, 0));
 }
+
+int mb_find_prefix(mb *b, const char *const *suffixes, const char *const *probes, int n) {
+    for (int sh = 0; sh < b->nshards; sh++)
+        for (int i = 0; i < vlm_weights_count(b->shards[sh]); i++) {
+            const char *name = vlm_weights_at(b->shards[sh], i)->name;
+            size_t len = strlen(name);
+            for (int k = 0; k < n; k++) {
+                size_t sl = strlen(suffixes[k]);
+                if (len < sl || strcmp(name + len - sl, suffixes[k]) ||
+                    (len > sl && name[len - sl - 1] != '.') || len - sl >= sizeof b->prefix_buf)
+                    continue;
+                memcpy(b->prefix_buf, name, len - sl);
+                b->prefix_buf[len - sl] = '\0';
+                char probe[512];
+                snprintf(probe, sizeof probe, "%s%s", b->prefix_buf, probes ? probes[k] : "");
+                if (probes && probes[k] && !mb_find(b, probe, NULL))
+                    continue;
+                b->prefix = b->prefix_buf;
+                return k;
+            }
+        }
+    return -1;
+}

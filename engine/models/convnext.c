@@ -16,10 +16,10 @@
  * encoder.stages.{s}.layers.{j}.{dwconv, layernorm, pwconv1, pwconv2, layer_scale_parameter}),
  * under any prefix (ConvLLaVA: model.vision_tower.vision_tower.).
  */
+#include "engine/models/models.h"
+
 #include <stdio.h>
 #include <string.h>
-
-#include "engine/models/models.h"
 
 enum { CNX_MAXS = 5 };
 
@@ -45,8 +45,7 @@ static bool hf_map(const mb *b, const char *logical, char *out, size_t size) {
     } else if (!strncmp(logical, "stem.1.", 7)) {
         snprintf(out, size, "%sembeddings.layernorm.%s", b->prefix, logical + 7);
     } else if (sscanf(logical, "stages.%d.downsample.%n", &s, &n) == 1 && n) {
-        snprintf(out, size, "%sencoder.stages.%d.downsampling_layer.%s", b->prefix, s,
-                 logical + n);
+        snprintf(out, size, "%sencoder.stages.%d.downsampling_layer.%s", b->prefix, s, logical + n);
     } else if (sscanf(logical, "stages.%d.blocks.%d.%n", &s, &j, &n) == 2 && n) {
         rest = logical + n;
         static const struct {
@@ -73,24 +72,12 @@ static bool hf_map(const mb *b, const char *logical, char *out, size_t size) {
 
 static vlm_status cnx_detect(mb *b, const void *cfgp, vlm_error *err) {
     (void)cfgp;
-    static char prefix[256];
-    static const char *suffix[2] = {"embeddings.patch_embeddings.weight", "stem.0.weight"};
-    for (int sh = 0; sh < b->nshards; sh++)
-        for (int i = 0; i < vlm_weights_count(b->shards[sh]); i++) {
-            const char *name = vlm_weights_at(b->shards[sh], i)->name;
-            size_t len = strlen(name);
-            for (int k = 0; k < 2; k++) {
-                size_t sl = strlen(suffix[k]);
-                if (len >= sl && !strcmp(name + len - sl, suffix[k]) &&
-                    (len == sl || name[len - sl - 1] == '.') && len - sl < sizeof prefix) {
-                    memcpy(prefix, name, len - sl);
-                    prefix[len - sl] = '\0';
-                    b->prefix = prefix;
-                    b->map = k == 0 ? hf_map : NULL;
-                    return VLM_OK;
-                }
-            }
-        }
+    static const char *const suffixes[2] = {"embeddings.patch_embeddings.weight", "stem.0.weight"};
+    int k = mb_find_prefix(b, suffixes, NULL, 2);
+    if (k >= 0) {
+        b->map = k == 0 ? hf_map : NULL;
+        return VLM_OK;
+    }
     return vlm_error_set(err, VLM_ERR_FORMAT,
                          "%s: no ConvNeXt found: expected timm names (e.g. 'stem.0.weight') or "
                          "HF names (e.g. 'embeddings.patch_embeddings.weight')",
@@ -124,18 +111,15 @@ static void cnx_block(mb *b, int s, int j, vg_tensor x, int64_t d) {
     vg_graph *g = b->g;
     snprintf(base, sizeof base, "stages.%d.blocks.%d", s, j);
     vg_tensor h = conv(b, NAME("%s.conv_dw", base), x, d, d, 7, 1, 3, d);
-    vg_tensor hn = vg_layernorm(g, vg_view2d(g, h), VG_NONE,
-                                mb_get(b, NAME("%s.norm.weight", base), MB_INIT_NORM_W, true, 1,
-                                       (int64_t[]){d}),
-                                mb_get(b, NAME("%s.norm.bias", base), MB_INIT_BIAS, true, 1,
-                                       (int64_t[]){d}),
-                                LN_EPS);
-    float *w1 = mb_get(b, NAME("%s.mlp.fc1.weight", base), MB_INIT_FANIN, true, 2,
-                       (int64_t[]){4 * d, d});
-    float *b1 = mb_get(b, NAME("%s.mlp.fc1.bias", base), MB_INIT_BIAS, true, 1,
-                       (int64_t[]){4 * d});
-    float *w2 = mb_get(b, NAME("%s.mlp.fc2.weight", base), MB_INIT_FANIN, true, 2,
-                       (int64_t[]){d, 4 * d});
+    vg_tensor hn = vg_layernorm(
+        g, vg_view2d(g, h), VG_NONE,
+        mb_get(b, NAME("%s.norm.weight", base), MB_INIT_NORM_W, true, 1, (int64_t[]){d}),
+        mb_get(b, NAME("%s.norm.bias", base), MB_INIT_BIAS, true, 1, (int64_t[]){d}), LN_EPS);
+    float *w1 =
+        mb_get(b, NAME("%s.mlp.fc1.weight", base), MB_INIT_FANIN, true, 2, (int64_t[]){4 * d, d});
+    float *b1 = mb_get(b, NAME("%s.mlp.fc1.bias", base), MB_INIT_BIAS, true, 1, (int64_t[]){4 * d});
+    float *w2 =
+        mb_get(b, NAME("%s.mlp.fc2.weight", base), MB_INIT_FANIN, true, 2, (int64_t[]){d, 4 * d});
     float *b2 = mb_get(b, NAME("%s.mlp.fc2.bias", base), MB_INIT_BIAS, true, 1, (int64_t[]){d});
     float *gamma = mb_get(b, NAME("%s.gamma", base), MB_INIT_SCALE, true, 1, (int64_t[]){d});
     if (w2 && b2 && gamma) /* layer scale folded into fc2 */
@@ -200,17 +184,25 @@ static const char *cnx_stage_name(const void *cfgp, int stage) {
     return stage >= 0 && stage <= 5 ? names[stage] : "stage";
 }
 
-#define CNX_NAMES                                                                               \
-    "timm (stem.*, stages.{s}.*) or HF ConvNextModel (embeddings.*, encoder.stages.{s}.*), "   \
+#define CNX_NAMES                                                                                  \
+    "timm (stem.*, stages.{s}.*) or HF ConvNextModel (embeddings.*, encoder.stages.{s}.*), "       \
     "any prefix (ConvLLaVA: model.vision_tower.vision_tower.)"
 
 const model_def vlm_convnext_models[] = {
     {{"convnext-l", "vision",
       "ConvNeXt-L + ConvLLaVA's 5th stage (6x3072, last block dropped): ConvLLaVA's tower",
       "convnext", 768, 64, 64, "floor(H/64) x floor(W/64)", CNX_NAMES, 3072, 0},
-     &CONVNEXT_L, cnx_detect, cnx_check, cnx_build, cnx_stage_name},
-    {{"convnext-tiny", "vision", "3-stage ConvNeXt-shaped net for tests and smoke runs",
-      "convnext", 64, 16, 16, "floor(H/16) x floor(W/16)", CNX_NAMES, 48, 0},
-     &CONVNEXT_TINY, cnx_detect, cnx_check, cnx_build, cnx_stage_name},
+     &CONVNEXT_L,
+     cnx_detect,
+     cnx_check,
+     cnx_build,
+     cnx_stage_name},
+    {{"convnext-tiny", "vision", "3-stage ConvNeXt-shaped net for tests and smoke runs", "convnext",
+      64, 16, 16, "floor(H/16) x floor(W/16)", CNX_NAMES, 48, 0},
+     &CONVNEXT_TINY,
+     cnx_detect,
+     cnx_check,
+     cnx_build,
+     cnx_stage_name},
 };
 const int vlm_convnext_model_count = sizeof vlm_convnext_models / sizeof vlm_convnext_models[0];

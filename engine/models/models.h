@@ -41,6 +41,7 @@ struct mb {
     uint64_t seed;
     bool facts_only;
     const char *prefix;       /* detected checkpoint prefix */
+    char prefix_buf[256];     /* storage for a prefix found by mb_find_prefix */
     mb_name_map map;          /* NULL = prefix + logical */
     const void *map_ctx;      /* borrowed, for map */
     int64_t params;           /* parameters seen (inference form), head included */
@@ -60,6 +61,12 @@ struct mb {
 bool mb_has_ckpt(const mb *b);
 /* The tensor called exactly name in any shard (and the shard), or NULL. */
 const vlm_tensor_view *mb_find(const mb *b, const char *name, const vlm_weights **shard);
+/* Detects a checkpoint's naming scheme and prefix: the first tensor (shard order, file order)
+ * whose name is one of suffixes[k] or ends in "." + suffixes[k], and, when probes[k] is not
+ * NULL, for which PREFIX + probes[k] exists too. Sets b->prefix (in b->prefix_buf) and returns
+ * k; -1 when no tensor fits. */
+int mb_find_prefix(mb *b, const char *const *suffixes, const char *const *probes, int n);
+
 /* True when the checkpoint holds the logical tensor (always false for synthetic weights). */
 bool mb_has(mb *b, const char *logical);
 

@@ -14,27 +14,27 @@
  * `encoder.layers.{i}`) map onto them, under any prefix (e.g. LLaVA's
  * `model.vision_tower.vision_tower.vision_model.`).
  */
+#include "engine/models/models.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/models/models.h"
-
 typedef enum { SCHEME_OPENCLIP, SCHEME_HF } vit_scheme;
 
 typedef struct vit_cfg {
     int64_t patch, width, layers, heads, mlp;
-    int64_t native;     /* resolution of the checkpoint's position table */
-    bool cls;           /* class token (CLIP) */
-    bool patch_bias;    /* SigLIP's patch conv has a bias */
-    bool ln_pre;        /* CLIP's LayerNorm before the blocks */
-    vg_act act;         /* QuickGELU (OpenAI CLIP), tanh GELU (SigLIP) */
-    float eps;          /* LayerNorm epsilon */
-    int64_t select;     /* blocks whose output the VLM takes (LLaVA: select layer -2 / last-1) */
-    int64_t embed;      /* pooled embedding size */
-    char head;          /* 'p': ln_post(cls) @ proj (CLIP); 'm': post-LN + MAP head (SigLIP) */
-    bool anyres;        /* input is an image split into AnyRes tiles of `native` pixels */
+    int64_t native;  /* resolution of the checkpoint's position table */
+    bool cls;        /* class token (CLIP) */
+    bool patch_bias; /* SigLIP's patch conv has a bias */
+    bool ln_pre;     /* CLIP's LayerNorm before the blocks */
+    vg_act act;      /* QuickGELU (OpenAI CLIP), tanh GELU (SigLIP) */
+    float eps;       /* LayerNorm epsilon */
+    int64_t select;  /* blocks whose output the VLM takes (LLaVA: select layer -2 / last-1) */
+    int64_t embed;   /* pooled embedding size */
+    char head;       /* 'p': ln_post(cls) @ proj (CLIP); 'm': post-LN + MAP head (SigLIP) */
+    bool anyres;     /* input is an image split into AnyRes tiles of `native` pixels */
     vit_scheme synthetic_scheme;
     bool causal;        /* text towers: causal attention mask */
     int64_t vocab;      /* text towers: token vocabulary (native = context length) */
@@ -43,24 +43,51 @@ typedef struct vit_cfg {
 } vit_cfg;
 
 /* OpenAI CLIP ViT-B/16 (spec 3.2): VLM output = the last block's patch tokens. */
-static const vit_cfg VIT_B16 = {16, 768, 12, 12, 3072, 224, true, false, true, VG_ACT_QUICKGELU,
-                                1e-5f, 12, 512, 'p', false, SCHEME_OPENCLIP, false, 0, NULL};
+static const vit_cfg VIT_B16 = {16,    768,
+                                12,    12,
+                                3072,  224,
+                                true,  false,
+                                true,  VG_ACT_QUICKGELU,
+                                1e-5f, 12,
+                                512,   'p',
+                                false, SCHEME_OPENCLIP,
+                                false, 0,
+                                NULL};
 /* OpenAI CLIP ViT-L/14 @ 336 (spec 3.1): LLaVA-1.5 takes block 23 of 24, without the cls. */
-static const vit_cfg VIT_L14_336 = {14, 1024, 24, 16, 4096, 336, true, false, true,
-                                    VG_ACT_QUICKGELU, 1e-5f, 23, 768, 'p', false,
-                                    SCHEME_OPENCLIP, false, 0, NULL};
+static const vit_cfg VIT_L14_336 = {14,    1024,
+                                    24,    16,
+                                    4096,  336,
+                                    true,  false,
+                                    true,  VG_ACT_QUICKGELU,
+                                    1e-5f, 23,
+                                    768,   'p',
+                                    false, SCHEME_OPENCLIP,
+                                    false, 0,
+                                    NULL};
 /* SigLIP SO400M/14 @ 384 (spec 3.3): LLaVA-OneVision drops the last block and the head. */
-static const vit_cfg SIGLIP = {14, 1152, 27, 16, 4304, 384, false, true, false, VG_ACT_GELU_TANH,
-                               1e-6f, 26, 1152, 'm', false, SCHEME_HF, false, 0, NULL};
-static const vit_cfg SIGLIP_ANYRES = {14, 1152, 27, 16, 4304, 384, false, true, false,
-                                      VG_ACT_GELU_TANH, 1e-6f, 26, 1152, 'm', true, SCHEME_HF, false, 0, NULL};
+static const vit_cfg SIGLIP = {
+    14,    1152, 27,   16,  4304,  384,       false, true, false, VG_ACT_GELU_TANH,
+    1e-6f, 26,   1152, 'm', false, SCHEME_HF, false, 0,    NULL};
+static const vit_cfg SIGLIP_ANYRES = {
+    14,    1152, 27,   16,  4304, 384,       false, true, false, VG_ACT_GELU_TANH,
+    1e-6f, 26,   1152, 'm', true, SCHEME_HF, false, 0,    NULL};
 /* Small configs for tests: every block kind of the real ones, at test speed. */
-static const vit_cfg VIT_TINY = {8, 64, 3, 4, 256, 32, true, false, true, VG_ACT_QUICKGELU,
-                                 1e-5f, 2, 32, 'p', false, SCHEME_OPENCLIP, false, 0, NULL};
-static const vit_cfg SIGLIP_TINY = {8, 48, 3, 3, 136, 32, false, true, false, VG_ACT_GELU_TANH,
-                                    1e-6f, 2, 48, 'm', false, SCHEME_HF, false, 0, NULL};
-static const vit_cfg SIGLIP_TINY_ANYRES = {8, 48, 3, 3, 136, 32, false, true, false,
-                                           VG_ACT_GELU_TANH, 1e-6f, 2, 48, 'm', true, SCHEME_HF, false, 0, NULL};
+static const vit_cfg VIT_TINY = {8,     64,
+                                 3,     4,
+                                 256,   32,
+                                 true,  false,
+                                 true,  VG_ACT_QUICKGELU,
+                                 1e-5f, 2,
+                                 32,    'p',
+                                 false, SCHEME_OPENCLIP,
+                                 false, 0,
+                                 NULL};
+static const vit_cfg SIGLIP_TINY = {
+    8,     48, 3,  3,   136,   32,        false, true, false, VG_ACT_GELU_TANH,
+    1e-6f, 2,  48, 'm', false, SCHEME_HF, false, 0,    NULL};
+static const vit_cfg SIGLIP_TINY_ANYRES = {
+    8,     48, 3,  3,   136,  32,        false, true, false, VG_ACT_GELU_TANH,
+    1e-6f, 2,  48, 'm', true, SCHEME_HF, false, 0,    NULL};
 
 #define NAME(...) mb_name(nm, sizeof nm, __VA_ARGS__)
 
@@ -127,7 +154,9 @@ static vlm_anyres anyres_layout(int height, int width, int tile, int side) {
     return a;
 }
 
-vlm_anyres vlm_anyres_layout(int height, int width) { return anyres_layout(height, width, 384, 27); }
+vlm_anyres vlm_anyres_layout(int height, int width) {
+    return anyres_layout(height, width, 384, 27);
+}
 
 /* ---- checkpoint names ------------------------------------------------------------------- */
 
@@ -154,10 +183,14 @@ static bool hf_map(const mb *b, const char *logical, char *out, size_t size) {
     static const struct {
         const char *from, *to;
     } part[] = {
-        {"ln_1.", "layer_norm1."},          {"ln_2.", "layer_norm2."},
-        {"attn.out_proj.", "self_attn.out_proj."}, {"attn.q_proj.", "self_attn.q_proj."},
-        {"attn.k_proj.", "self_attn.k_proj."}, {"attn.v_proj.", "self_attn.v_proj."},
-        {"mlp.c_fc.", "mlp.fc1."},           {"mlp.c_proj.", "mlp.fc2."},
+        {"ln_1.", "layer_norm1."},
+        {"ln_2.", "layer_norm2."},
+        {"attn.out_proj.", "self_attn.out_proj."},
+        {"attn.q_proj.", "self_attn.q_proj."},
+        {"attn.k_proj.", "self_attn.k_proj."},
+        {"attn.v_proj.", "self_attn.v_proj."},
+        {"mlp.c_fc.", "mlp.fc1."},
+        {"mlp.c_proj.", "mlp.fc2."},
     };
     int i, n = 0;
     if (sscanf(logical, "transformer.resblocks.%d.%n", &i, &n) == 1 && n) {
@@ -183,32 +216,16 @@ static bool hf_map(const mb *b, const char *logical, char *out, size_t size) {
 
 static vlm_status vit_detect(mb *b, const void *cfgp, vlm_error *err) {
     (void)cfgp;
-    static const char *suffix_oc = "conv1.weight", *suffix_hf = "embeddings.patch_embedding.weight";
-    static char prefix[256];
-    for (int s = 0; s < b->nshards; s++)
-        for (int i = 0; i < vlm_weights_count(b->shards[s]); i++) {
-            const char *name = vlm_weights_at(b->shards[s], i)->name;
-            size_t len = strlen(name);
-            const char *suf[2] = {suffix_hf, suffix_oc};
-            for (int k = 0; k < 2; k++) {
-                size_t sl = strlen(suf[k]);
-                if (len >= sl && !strcmp(name + len - sl, suf[k]) &&
-                    (len == sl || name[len - sl - 1] == '.') && len - sl < sizeof prefix) {
-                    /* open_clip's visual tower: "visual.conv1.weight"; skip text or other
-                     * towers' convs by requiring the class embedding or position table too */
-                    memcpy(prefix, name, len - sl);
-                    prefix[len - sl] = '\0';
-                    b->prefix = prefix;
-                    b->map = k == 0 ? hf_map : NULL;
-                    char probe[512];
-                    snprintf(probe, sizeof probe, "%s%s", prefix,
-                             k == 0 ? "embeddings.position_embedding.weight"
-                                    : "positional_embedding");
-                    if (mb_find(b, probe, NULL))
-                        return VLM_OK;
-                }
-            }
-        }
+    /* open_clip's visual tower: "visual.conv1.weight"; the position table must sit beside the
+     * patch conv, which skips other towers' convs */
+    static const char *const suffixes[2] = {"embeddings.patch_embedding.weight", "conv1.weight"};
+    static const char *const probes[2] = {"embeddings.position_embedding.weight",
+                                          "positional_embedding"};
+    int k = mb_find_prefix(b, suffixes, probes, 2);
+    if (k >= 0) {
+        b->map = k == 0 ? hf_map : NULL;
+        return VLM_OK;
+    }
     return vlm_error_set(err, VLM_ERR_FORMAT,
                          "%s: no vision transformer found: expected open_clip names (e.g. "
                          "'visual.conv1.weight', 'visual.positional_embedding') or HF names "
@@ -233,8 +250,8 @@ static double aa_cubic(double x) {
 
 /* dst[out_n][stride_elems] from src[in_n][...]: resample n_in -> n_out along an axis whose
  * elements are `inner` floats apart, for `outer` independent lines. */
-static void resample_axis(const float *src, float *dst, int64_t n_in, int64_t n_out,
-                          int64_t outer, int64_t inner) {
+static void resample_axis(const float *src, float *dst, int64_t n_in, int64_t n_out, int64_t outer,
+                          int64_t inner) {
     double scale = (double)n_in / n_out, sup_scale = scale > 1.0 ? scale : 1.0;
     double support = 2.0 * sup_scale;
     double w[64];
@@ -266,7 +283,7 @@ static void resize_pos(mb *b, const float *src, int64_t g0, int64_t gh, int64_t 
     float *tmp = mb_alloc(b, g0 * gw * d);
     if (!tmp || !src || !dst)
         return;
-    resample_axis(src, tmp, g0, gw, g0, d);  /* rows of g0: resample columns */
+    resample_axis(src, tmp, g0, gw, g0, d);     /* rows of g0: resample columns */
     resample_axis(tmp, dst, g0, gh, 1, gw * d); /* then rows */
 }
 
@@ -297,12 +314,12 @@ static void get_qkv(mb *b, int64_t i, int64_t d, float **w, float **bias) {
     *bias = mb_alloc(b, 3 * d);
     static const char *qkv[3] = {"q", "k", "v"};
     for (int k = 0; k < 3; k++) {
-        float *pw = mb_get(b, NAME("transformer.resblocks.%lld.attn.%s_proj.weight", (long long)i,
-                                   qkv[k]),
-                           MB_INIT_FANIN, true, 2, (int64_t[]){d, d});
-        float *pb = mb_get(b, NAME("transformer.resblocks.%lld.attn.%s_proj.bias", (long long)i,
-                                   qkv[k]),
-                           MB_INIT_BIAS, true, 1, (int64_t[]){d});
+        float *pw =
+            mb_get(b, NAME("transformer.resblocks.%lld.attn.%s_proj.weight", (long long)i, qkv[k]),
+                   MB_INIT_FANIN, true, 2, (int64_t[]){d, d});
+        float *pb =
+            mb_get(b, NAME("transformer.resblocks.%lld.attn.%s_proj.bias", (long long)i, qkv[k]),
+                   MB_INIT_BIAS, true, 1, (int64_t[]){d});
         if (pw && pb && *w && *bias) {
             memcpy(*w + k * d * d, pw, (size_t)(d * d) * sizeof(float));
             memcpy(*bias + k * d, pb, (size_t)d * sizeof(float));
@@ -317,12 +334,12 @@ static void attention(vg_graph *g, vg_tensor q_base, int64_t qs, int64_t qoff, i
                       vg_tensor kv, int64_t kvs, int64_t koff, int64_t voff, int64_t n, int64_t T,
                       int64_t heads, int64_t hd, vg_tensor mask, vg_tensor o) {
     int64_t d = heads * hd;
-    vg_tensor q = vg_view(g, q_base, 4, (int64_t[]){T, heads, nq, hd},
-                          (int64_t[]){nq * qs, hd, qs, 1}, qoff);
-    vg_tensor kt = vg_view(g, kv, 4, (int64_t[]){T, heads, hd, n},
-                           (int64_t[]){n * kvs, hd, 1, kvs}, koff);
-    vg_tensor v = vg_view(g, kv, 4, (int64_t[]){T, heads, n, hd},
-                          (int64_t[]){n * kvs, hd, kvs, 1}, voff);
+    vg_tensor q =
+        vg_view(g, q_base, 4, (int64_t[]){T, heads, nq, hd}, (int64_t[]){nq * qs, hd, qs, 1}, qoff);
+    vg_tensor kt =
+        vg_view(g, kv, 4, (int64_t[]){T, heads, hd, n}, (int64_t[]){n * kvs, hd, 1, kvs}, koff);
+    vg_tensor v =
+        vg_view(g, kv, 4, (int64_t[]){T, heads, n, hd}, (int64_t[]){n * kvs, hd, kvs, 1}, voff);
     {
         /* Contiguous per-head operands: oneDNN's batched matmul on the strided views of qkv
          * runs at ~34 GFLOP/s on ViT-L/14 (1 thread, AVX2), on packed copies at ~45; the
@@ -330,12 +347,15 @@ static void attention(vg_graph *g, vg_tensor q_base, int64_t qs, int64_t qoff, i
         vg_tensor qc = vg_new(g, 3, (int64_t[]){T * heads, nq, hd}, 0);
         vg_tensor kc = vg_new(g, 3, (int64_t[]){T * heads, hd, n}, 0);
         vg_tensor vc = vg_new(g, 3, (int64_t[]){T * heads, n, hd}, 0);
-        vg_reorder(g, q, vg_view(g, qc, 4, (int64_t[]){T, heads, nq, hd},
-                                 (int64_t[]){heads * nq * hd, nq * hd, hd, 1}, 0));
-        vg_reorder(g, kt, vg_view(g, kc, 4, (int64_t[]){T, heads, hd, n},
-                                  (int64_t[]){heads * hd * n, hd * n, n, 1}, 0));
-        vg_reorder(g, v, vg_view(g, vc, 4, (int64_t[]){T, heads, n, hd},
-                                 (int64_t[]){heads * n * hd, n * hd, hd, 1}, 0));
+        vg_reorder(g, q,
+                   vg_view(g, qc, 4, (int64_t[]){T, heads, nq, hd},
+                           (int64_t[]){heads * nq * hd, nq * hd, hd, 1}, 0));
+        vg_reorder(g, kt,
+                   vg_view(g, kc, 4, (int64_t[]){T, heads, hd, n},
+                           (int64_t[]){heads * hd * n, hd * n, n, 1}, 0));
+        vg_reorder(g, v,
+                   vg_view(g, vc, 4, (int64_t[]){T, heads, n, hd},
+                           (int64_t[]){heads * n * hd, n * hd, hd, 1}, 0));
         q = vg_view(g, qc, 4, (int64_t[]){T, heads, nq, hd},
                     (int64_t[]){heads * nq * hd, nq * hd, hd, 1}, 0);
         kt = vg_view(g, kc, 4, (int64_t[]){T, heads, hd, n},
@@ -349,8 +369,8 @@ static void attention(vg_graph *g, vg_tensor q_base, int64_t qs, int64_t qoff, i
                            (int64_t[]){heads * nq * n, nq * n, n, 1}, 0);
     vg_matmul_add(g, q, kt, s4, 1.0f / sqrtf((float)hd), mask, VG_KIND_ATTENTION);
     vg_tensor p = vg_softmax(g, s4, vg_dtype(g) == dnnl_f32 ? s4 : VG_NONE);
-    vg_tensor o4 = vg_view(g, o, 4, (int64_t[]){T, heads, nq, hd}, (int64_t[]){nq * d, hd, d, 1},
-                           0);
+    vg_tensor o4 =
+        vg_view(g, o, 4, (int64_t[]){T, heads, nq, hd}, (int64_t[]){nq * d, hd, d, 1}, 0);
     vg_matmul(g, p, v, o4, 1.0f, VG_KIND_ATTENTION);
 }
 
@@ -368,20 +388,19 @@ static void block(mb *b, const vit_cfg *c, int64_t i, vg_tensor x, int64_t T, in
     vg_tensor qkv = vg_linear(g, h, VG_NONE, 3 * d, wqkv, bqkv, VG_ACT_NONE, false);
     vg_tensor o = vg_new(g, 2, (int64_t[]){T * n, d}, 0);
     attention(g, qkv, 3 * d, 0, n, qkv, 3 * d, d, 2 * d, n, T, c->heads, hd, mask, o);
-    float *wo = mb_get(b, NAME("%s.attn.out_proj.weight", base), MB_INIT_FANIN, true, 2,
-                       (int64_t[]){d, d});
-    float *bo = mb_get(b, NAME("%s.attn.out_proj.bias", base), MB_INIT_BIAS, true, 1,
-                       (int64_t[]){d});
+    float *wo =
+        mb_get(b, NAME("%s.attn.out_proj.weight", base), MB_INIT_FANIN, true, 2, (int64_t[]){d, d});
+    float *bo =
+        mb_get(b, NAME("%s.attn.out_proj.bias", base), MB_INIT_BIAS, true, 1, (int64_t[]){d});
     vg_linear(g, o, x, d, wo, bo, VG_ACT_NONE, true);
     vg_tensor h2 = layernorm(b, NAME("%s.ln_2", base), x, d, c->eps);
-    float *w1 = mb_get(b, NAME("%s.mlp.c_fc.weight", base), MB_INIT_FANIN, true, 2,
-                       (int64_t[]){c->mlp, d});
-    float *b1 = mb_get(b, NAME("%s.mlp.c_fc.bias", base), MB_INIT_BIAS, true, 1,
-                       (int64_t[]){c->mlp});
+    float *w1 =
+        mb_get(b, NAME("%s.mlp.c_fc.weight", base), MB_INIT_FANIN, true, 2, (int64_t[]){c->mlp, d});
+    float *b1 =
+        mb_get(b, NAME("%s.mlp.c_fc.bias", base), MB_INIT_BIAS, true, 1, (int64_t[]){c->mlp});
     float *w2 = mb_get(b, NAME("%s.mlp.c_proj.weight", base), MB_INIT_FANIN, true, 2,
                        (int64_t[]){d, c->mlp});
-    float *b2 = mb_get(b, NAME("%s.mlp.c_proj.bias", base), MB_INIT_BIAS, true, 1,
-                       (int64_t[]){d});
+    float *b2 = mb_get(b, NAME("%s.mlp.c_proj.bias", base), MB_INIT_BIAS, true, 1, (int64_t[]){d});
     vg_tensor m = vg_linear(g, h2, VG_NONE, c->mlp, w1, b1, c->act, false);
     vg_linear(g, m, x, d, w2, b2, VG_ACT_NONE, true);
     mb_tmp_reset(b);
@@ -406,12 +425,12 @@ static vg_tensor map_head(mb *b, const vit_cfg *c, vg_tensor x, int64_t n) {
     vg_graph *g = b->g;
     int64_t d = c->width, hd = d / c->heads;
     float *probe = mb_get(b, "head.probe", MB_INIT_BIAS, true, 3, (int64_t[]){1, 1, d});
-    float *win = mb_get(b, "head.attention.in_proj_weight", MB_INIT_FANIN, true, 2,
-                        (int64_t[]){3 * d, d});
-    float *bin = mb_get(b, "head.attention.in_proj_bias", MB_INIT_BIAS, true, 1,
-                        (int64_t[]){3 * d});
-    float *wo = mb_get(b, "head.attention.out_proj.weight", MB_INIT_FANIN, true, 2,
-                       (int64_t[]){d, d});
+    float *win =
+        mb_get(b, "head.attention.in_proj_weight", MB_INIT_FANIN, true, 2, (int64_t[]){3 * d, d});
+    float *bin =
+        mb_get(b, "head.attention.in_proj_bias", MB_INIT_BIAS, true, 1, (int64_t[]){3 * d});
+    float *wo =
+        mb_get(b, "head.attention.out_proj.weight", MB_INIT_FANIN, true, 2, (int64_t[]){d, d});
     float *bo = mb_get(b, "head.attention.out_proj.bias", MB_INIT_BIAS, true, 1, (int64_t[]){d});
     /* the probe's query is a constant: compute it now */
     float *q = mb_alloc(b, d);
@@ -451,8 +470,8 @@ static mb_outputs vit_build(mb *b, const void *cfgp, const vlm_plan_params *p) {
     }
     int64_t d = c->width, k = c->patch, T = 1, H = p->height, W = p->width;
     if (c->anyres) { /* every tile (base image first) is a native x native image */
-        vlm_anyres a = anyres_layout(p->height, p->width, (int)c->native,
-                                     (int)(c->native / c->patch));
+        vlm_anyres a =
+            anyres_layout(p->height, p->width, (int)c->native, (int)(c->native / c->patch));
         T = a.tiles;
         H = W = c->native;
         b->visual_tokens = a.tokens;
@@ -467,11 +486,11 @@ static mb_outputs vit_build(mb *b, const void *cfgp, const vlm_plan_params *p) {
                vg_view(g, out.input, 6, (int64_t[]){T, gh, gw, 3, k, k},
                        (int64_t[]){3 * H * W, k * W, k, H * W, W, 1}, 0),
                cols);
-    vg_tensor cols2 = vg_view(g, cols, 2, (int64_t[]){T * np, 3 * k * k},
-                              (int64_t[]){3 * k * k, 1}, 0);
+    vg_tensor cols2 =
+        vg_view(g, cols, 2, (int64_t[]){T * np, 3 * k * k}, (int64_t[]){3 * k * k, 1}, 0);
     float *wpe = mb_get(b, "conv1.weight", MB_INIT_FANIN, true, 4, (int64_t[]){d, 3, k, k});
-    float *bpe = c->patch_bias ? mb_get(b, "conv1.bias", MB_INIT_BIAS, true, 1, (int64_t[]){d})
-                               : NULL;
+    float *bpe =
+        c->patch_bias ? mb_get(b, "conv1.bias", MB_INIT_BIAS, true, 1, (int64_t[]){d}) : NULL;
     vg_tensor patches = vg_linear(g, cols2, VG_NONE, d, wpe, bpe, VG_ACT_NONE, false);
     /* position table, resized from the checkpoint's grid when the input differs */
     float *pos = mb_get(b, "positional_embedding", MB_INIT_BIAS, true, 2,
@@ -485,10 +504,10 @@ static mb_outputs vit_build(mb *b, const void *cfgp, const vlm_plan_params *p) {
     }
     vg_tensor pos_grid = vg_const(g, 3, (int64_t[]){1, np, d}, grid);
     vg_tensor x = vg_new(g, 2, (int64_t[]){T * n, d}, 0);
-    vg_tensor x3 = vg_view(g, x, 3, (int64_t[]){T, np, d}, (int64_t[]){n * d, d, 1},
-                           c->cls ? d : 0);
-    vg_add(g, vg_view(g, patches, 3, (int64_t[]){T, np, d}, (int64_t[]){np * d, d, 1}, 0),
-           pos_grid, x3);
+    vg_tensor x3 =
+        vg_view(g, x, 3, (int64_t[]){T, np, d}, (int64_t[]){n * d, d, 1}, c->cls ? d : 0);
+    vg_add(g, vg_view(g, patches, 3, (int64_t[]){T, np, d}, (int64_t[]){np * d, d, 1}, 0), pos_grid,
+           x3);
     if (c->cls) { /* row 0: class embedding + its position */
         float *ce = mb_get(b, "class_embedding", MB_INIT_BIAS, true, 1, (int64_t[]){d});
         float *row = mb_alloc(b, d);
@@ -535,9 +554,9 @@ static mb_outputs vit_build(mb *b, const void *cfgp, const vlm_plan_params *p) {
                 for (int64_t j = 0; j < c->embed; j++)
                     wt[j * d + i] = proj[i * c->embed + j];
         vg_tensor e = vg_linear(g, h, VG_NONE, c->embed, wt, NULL, VG_ACT_NONE, false);
-        out.output = vg_view(g, e, 4, (int64_t[]){1, c->embed, gh, gw},
-                             (int64_t[]){n * c->embed, 1, gw * c->embed, c->embed},
-                             c->cls ? c->embed : 0);
+        out.output =
+            vg_view(g, e, 4, (int64_t[]){1, c->embed, gh, gw},
+                    (int64_t[]){n * c->embed, 1, gw * c->embed, c->embed}, c->cls ? c->embed : 0);
         mb_tmp_reset(b);
         return out;
     }
@@ -597,30 +616,59 @@ static const char *vit_stage_name(const void *cfgp, int stage) {
 /* CLIP BPE: vocabulary 49408, context 77. OpenAI CLIP text: causal, QuickGELU. MobileCLIP
  * "base" text (S1/S2): bidirectional with no padding mask, exact GELU; MobileCLIP-B: causal;
  * MobileCLIP-S3/L: width 768. */
-static const vit_cfg TEXT_CLIP_B16 = {0, 512, 12, 8, 2048, 77, false, false, false,
-                                      VG_ACT_QUICKGELU, 1e-5f, 12, 512, 't', false,
-                                      SCHEME_OPENCLIP, true, 49408, NULL};
-static const vit_cfg TEXT_CLIP_L14 = {0, 768, 12, 12, 3072, 77, false, false, false,
-                                      VG_ACT_QUICKGELU, 1e-5f, 12, 768, 't', false,
-                                      SCHEME_OPENCLIP, true, 49408, NULL};
-static const vit_cfg TEXT_MC_S1 = {0, 512, 12, 8, 2048, 77, false, false, false, VG_ACT_GELU,
-                                   1e-5f, 12, 512, 't', false, SCHEME_OPENCLIP, false, 49408, NULL};
-static const vit_cfg TEXT_MC_B = {0, 512, 12, 8, 2048, 77, false, false, false, VG_ACT_GELU,
-                                  1e-5f, 12, 512, 't', false, SCHEME_OPENCLIP, true, 49408, NULL};
-static const vit_cfg TEXT_MC_L = {0, 768, 12, 12, 3072, 77, false, false, false, VG_ACT_GELU,
-                                  1e-5f, 12, 768, 't', false, SCHEME_OPENCLIP, false, 49408, NULL};
+static const vit_cfg TEXT_CLIP_B16 = {0,     512,
+                                      12,    8,
+                                      2048,  77,
+                                      false, false,
+                                      false, VG_ACT_QUICKGELU,
+                                      1e-5f, 12,
+                                      512,   't',
+                                      false, SCHEME_OPENCLIP,
+                                      true,  49408,
+                                      NULL};
+static const vit_cfg TEXT_CLIP_L14 = {0,     768,
+                                      12,    12,
+                                      3072,  77,
+                                      false, false,
+                                      false, VG_ACT_QUICKGELU,
+                                      1e-5f, 12,
+                                      768,   't',
+                                      false, SCHEME_OPENCLIP,
+                                      true,  49408,
+                                      NULL};
+static const vit_cfg TEXT_MC_S1 = {0,     512,         12,    8,  2048, 77,  false, false,
+                                   false, VG_ACT_GELU, 1e-5f, 12, 512,  't', false, SCHEME_OPENCLIP,
+                                   false, 49408,       NULL};
+static const vit_cfg TEXT_MC_B = {0,     512,         12,    8,  2048, 77,  false, false,
+                                  false, VG_ACT_GELU, 1e-5f, 12, 512,  't', false, SCHEME_OPENCLIP,
+                                  true,  49408,       NULL};
+static const vit_cfg TEXT_MC_L = {0,     768,         12,    12, 3072, 77,  false, false,
+                                  false, VG_ACT_GELU, 1e-5f, 12, 768,  't', false, SCHEME_OPENCLIP,
+                                  false, 49408,       NULL};
 /* MobileCLIP-S0 "mct": RepMixerBlock, 4 transformer layers, RepMixerBlock (Apple names; the
  * released checkpoint is in training form, folded at load). */
-static const vit_cfg TEXT_MC_S0 = {0, 512, 6, 8, 2048, 77, false, false, false, VG_ACT_GELU,
-                                   1e-5f, 6, 512, 't', false, SCHEME_OPENCLIP, false, 49408,
-                                   "RTTTTR"};
-static const vit_cfg TEXT_TINY_MCT = {0, 32, 4, 4, 128, 16, false, false, false, VG_ACT_GELU,
-                                      1e-5f, 4, 32, 't', false, SCHEME_OPENCLIP, false, 600,
-                                      "RTTR"};
-static const vit_cfg TEXT_TINY = {0, 32, 2, 4, 128, 16, false, false, false, VG_ACT_QUICKGELU,
-                                  1e-5f, 2, 32, 't', false, SCHEME_OPENCLIP, true, 600, NULL};
-static const vit_cfg TEXT_TINY_BIDIR = {0, 32, 2, 4, 128, 16, false, false, false, VG_ACT_GELU,
-                                        1e-5f, 2, 32, 't', false, SCHEME_OPENCLIP, false, 600, NULL};
+static const vit_cfg TEXT_MC_S0 = {
+    0,     512,         6,       8, 2048, 77,  false, false,
+    false, VG_ACT_GELU, 1e-5f,   6, 512,  't', false, SCHEME_OPENCLIP,
+    false, 49408,       "RTTTTR"};
+static const vit_cfg TEXT_TINY_MCT = {
+    0,     32,          4,     4, 128, 16,  false, false,
+    false, VG_ACT_GELU, 1e-5f, 4, 32,  't', false, SCHEME_OPENCLIP,
+    false, 600,         "RTTR"};
+static const vit_cfg TEXT_TINY = {0,     32,
+                                  2,     4,
+                                  128,   16,
+                                  false, false,
+                                  false, VG_ACT_QUICKGELU,
+                                  1e-5f, 2,
+                                  32,    't',
+                                  false, SCHEME_OPENCLIP,
+                                  true,  600,
+                                  NULL};
+static const vit_cfg TEXT_TINY_BIDIR = {
+    0,     32,          2,     4, 128, 16,  false, false,
+    false, VG_ACT_GELU, 1e-5f, 2, 32,  't', false, SCHEME_OPENCLIP,
+    false, 600,         NULL};
 
 /* Apple MobileCLIP (ml-mobileclip) text names of the open_clip logical ones. */
 static bool apple_text_map(const mb *b, const char *logical, char *out, size_t size) {
@@ -664,24 +712,12 @@ static bool apple_text_map(const mb *b, const char *logical, char *out, size_t s
 
 static vlm_status text_detect(mb *b, const void *cfgp, vlm_error *err) {
     (void)cfgp;
-    static char prefix[256];
-    static const char *suffix[2] = {"token_embedding.weight", "embedding_layer.weight"};
-    for (int sh = 0; sh < b->nshards; sh++)
-        for (int i = 0; i < vlm_weights_count(b->shards[sh]); i++) {
-            const char *name = vlm_weights_at(b->shards[sh], i)->name;
-            size_t len = strlen(name);
-            for (int k = 0; k < 2; k++) {
-                size_t sl = strlen(suffix[k]);
-                if (len >= sl && !strcmp(name + len - sl, suffix[k]) &&
-                    (len == sl || name[len - sl - 1] == '.') && len - sl < sizeof prefix) {
-                    memcpy(prefix, name, len - sl);
-                    prefix[len - sl] = '\0';
-                    b->prefix = prefix;
-                    b->map = k == 0 ? NULL : apple_text_map;
-                    return VLM_OK;
-                }
-            }
-        }
+    static const char *const suffixes[2] = {"token_embedding.weight", "embedding_layer.weight"};
+    int k = mb_find_prefix(b, suffixes, NULL, 2);
+    if (k >= 0) {
+        b->map = k == 0 ? NULL : apple_text_map;
+        return VLM_OK;
+    }
     return vlm_error_set(err, VLM_ERR_FORMAT,
                          "%s: no text transformer found: expected open_clip names (e.g. "
                          "'token_embedding.weight', optionally under 'text.') or MobileCLIP "
@@ -789,8 +825,8 @@ static vg_tensor rep_block(mb *b, const vit_cfg *c, int64_t i, vg_tensor x, int6
     double *k1 = buf ? buf + 8 * d : NULL, *k3 = buf ? buf + 8 * d + 11 * d : NULL;
     bool ok = text_bn(b, NAME("%s.token_mixer.norm.rbr_skip", base), d, s0, t0);
     ok &= text_bn(b, NAME("%s.token_mixer.mixer.rbr_skip", base), d, s1, t1);
-    float *K = mb_get(b, NAME("%s.token_mixer.mixer.rbr_conv.0.conv.weight", base),
-                      MB_INIT_FANIN, true, 4, (int64_t[]){d, 1, 1, 11});
+    float *K = mb_get(b, NAME("%s.token_mixer.mixer.rbr_conv.0.conv.weight", base), MB_INIT_FANIN,
+                      true, 4, (int64_t[]){d, 1, 1, 11});
     ok &= text_bn(b, NAME("%s.token_mixer.mixer.rbr_conv.0.bn", base), d, s2, t2);
     float *l1 = mb_get_flat(b, NAME("%s.token_mixer.layer_scale", base), MB_INIT_SCALE, d, 2,
                             (const int[]){3, 1},
@@ -800,15 +836,13 @@ static vg_tensor rep_block(mb *b, const vit_cfg *c, int64_t i, vg_tensor x, int6
     ok &= text_bn(b, NAME("%s.convffn.conv.bn", base), d, s3, t3);
     float *w1 = mb_get(b, NAME("%s.convffn.fc1.weight", base), MB_INIT_FANIN, true, 4,
                        (int64_t[]){h, d, 1, 1});
-    float *b1 = mb_get(b, NAME("%s.convffn.fc1.bias", base), MB_INIT_BIAS, true, 1,
-                       (int64_t[]){h});
+    float *b1 = mb_get(b, NAME("%s.convffn.fc1.bias", base), MB_INIT_BIAS, true, 1, (int64_t[]){h});
     float *w2 = mb_get(b, NAME("%s.convffn.fc2.weight", base), MB_INIT_FANIN, true, 4,
                        (int64_t[]){d, h, 1, 1});
-    float *b2 = mb_get(b, NAME("%s.convffn.fc2.bias", base), MB_INIT_BIAS, true, 1,
-                       (int64_t[]){d});
-    float *l2 = mb_get_flat(b, NAME("%s.layer_scale", base), MB_INIT_SCALE, d, 2,
-                            (const int[]){3, 1},
-                            (const int64_t *const[]){(int64_t[]){d, 1, 1}, (int64_t[]){d}});
+    float *b2 = mb_get(b, NAME("%s.convffn.fc2.bias", base), MB_INIT_BIAS, true, 1, (int64_t[]){d});
+    float *l2 =
+        mb_get_flat(b, NAME("%s.layer_scale", base), MB_INIT_SCALE, d, 2, (const int[]){3, 1},
+                    (const int64_t *const[]){(int64_t[]){d, 1, 1}, (int64_t[]){d}});
     double *bm = NULL, *bf = NULL;
     if (ok && K && l1 && Kf && w2 && b2 && l2 && buf) {
         bm = calloc((size_t)d, sizeof *bm);
@@ -854,12 +888,11 @@ static mb_outputs text_build(mb *b, const void *cfgp, const vlm_plan_params *p) 
     vg_set_stage(g, 0);
     out.input = vg_new(g, 1, (int64_t[]){n}, dnnl_f32);
     vg_mark_external(g, out.input);
-    float *table = mb_get(b, "token_embedding.weight", MB_INIT_FANIN, true, 2,
-                          (int64_t[]){c->vocab, d});
-    float *pos = mb_get_flat(b, "positional_embedding", MB_INIT_BIAS, c->native * d, 2,
-                             (const int[]){2, 4},
-                             (const int64_t *const[]){(int64_t[]){c->native, d},
-                                                      (int64_t[]){1, 1, c->native, d}});
+    float *table =
+        mb_get(b, "token_embedding.weight", MB_INIT_FANIN, true, 2, (int64_t[]){c->vocab, d});
+    float *pos = mb_get_flat(
+        b, "positional_embedding", MB_INIT_BIAS, c->native * d, 2, (const int[]){2, 4},
+        (const int64_t *const[]){(int64_t[]){c->native, d}, (int64_t[]){1, 1, c->native, d}});
     vg_tensor x0 = vg_new(g, 2, (int64_t[]){n, d}, dnnl_f32);
     embed_ctx *ec = NULL;
     if (!vg_is_dry(g) && table && pos) {
@@ -878,8 +911,7 @@ static mb_outputs text_build(mb *b, const void *cfgp, const vlm_plan_params *p) 
         memcpy(ec->table, table, (size_t)(c->vocab * d) * sizeof(float));
         memcpy(ec->pos, pos, (size_t)(n * d) * sizeof(float));
     }
-    vg_custom(g, VG_KIND_EMBED, 0, embed_run, ec, embed_ctx_free, 2,
-              (vg_tensor[]){out.input, x0});
+    vg_custom(g, VG_KIND_EMBED, 0, embed_run, ec, embed_ctx_free, 2, (vg_tensor[]){out.input, x0});
     vg_tensor x = vg_reorder(g, x0, vg_new(g, 2, (int64_t[]){n, d}, 0));
     mb_tmp_reset(b);
     vg_tensor mask = VG_NONE;
@@ -911,8 +943,8 @@ static mb_outputs text_build(mb *b, const void *cfgp, const vlm_plan_params *p) 
                 wt[j * d + i] = proj[i * e + j];
     /* every position is projected (77 x d x e MACs, < 0.5% of the tower): the row to keep
      * depends on the ids, known only at run time */
-    vg_tensor rows = vg_linear(g, h, vg_new(g, 2, (int64_t[]){n, e}, dnnl_f32), e, wt, NULL,
-                               VG_ACT_NONE, false);
+    vg_tensor rows =
+        vg_linear(g, h, vg_new(g, 2, (int64_t[]){n, e}, dnnl_f32), e, wt, NULL, VG_ACT_NONE, false);
     out.output = vg_new(g, 2, (int64_t[]){1, e}, dnnl_f32);
     pick_ctx *pc = vg_is_dry(g) ? NULL : malloc(sizeof *pc);
     if (pc) {
@@ -936,71 +968,135 @@ static vlm_status text_check(const model_def *d, const vlm_plan_params *p, vlm_e
     return VLM_OK;
 }
 
-#define TEXT_NAMES                                                                              \
-    "open_clip (token_embedding, positional_embedding, transformer.resblocks.{i}.*, "           \
-    "ln_final, text_projection; optionally under text.) or ml-mobileclip "                      \
+#define TEXT_NAMES                                                                                 \
+    "open_clip (token_embedding, positional_embedding, transformer.resblocks.{i}.*, "              \
+    "ln_final, text_projection; optionally under text.) or ml-mobileclip "                         \
     "(text_encoder.embedding_layer, text_encoder.transformer.{i}.pre_norm_*)"
 
-#define CLIP_NAMES                                                                              \
-    "open_clip (visual.conv1, visual.transformer.resblocks.{i}.*, visual.proj) or HF "          \
+#define CLIP_NAMES                                                                                 \
+    "open_clip (visual.conv1, visual.transformer.resblocks.{i}.*, visual.proj) or HF "             \
     "CLIPVisionModel (vision_model.embeddings.*, vision_model.encoder.layers.{i}.*), any prefix"
-#define SIGLIP_NAMES                                                                            \
-    "HF SiglipVisionModel (vision_model.embeddings.*, vision_model.encoder.layers.{i}.*, "      \
+#define SIGLIP_NAMES                                                                               \
+    "HF SiglipVisionModel (vision_model.embeddings.*, vision_model.encoder.layers.{i}.*, "         \
     "vision_model.head.*), any prefix (LLaVA-OneVision: model.vision_tower.vision_tower.)"
 
 const model_def vlm_vit_models[] = {
     {{"vit-b16", "vision", "OpenAI CLIP ViT-B/16 image tower (QuickGELU)", "vit", 224, 16, 16,
       "floor(H/16) x floor(W/16)", CLIP_NAMES, 768, 512},
-     &VIT_B16, vit_detect, vit_check, vit_build, vit_stage_name},
+     &VIT_B16,
+     vit_detect,
+     vit_check,
+     vit_build,
+     vit_stage_name},
     {{"vit-l14-336", "vision",
-      "OpenAI CLIP ViT-L/14 @ 336, LLaVA-1.5's vision tower (block 23 of 24)", "vit", 336, 14,
-      14, "floor(H/14) x floor(W/14)", CLIP_NAMES, 1024, 768},
-     &VIT_L14_336, vit_detect, vit_check, vit_build, vit_stage_name},
+      "OpenAI CLIP ViT-L/14 @ 336, LLaVA-1.5's vision tower (block 23 of 24)", "vit", 336, 14, 14,
+      "floor(H/14) x floor(W/14)", CLIP_NAMES, 1024, 768},
+     &VIT_L14_336,
+     vit_detect,
+     vit_check,
+     vit_build,
+     vit_stage_name},
     {{"siglip", "vision",
-      "SigLIP SO400M/14 @ 384, LLaVA-OneVision's tower (26 of 27 blocks) on one image", "vit",
-      384, 14, 14, "floor(H/14) x floor(W/14)", SIGLIP_NAMES, 1152, 1152},
-     &SIGLIP, vit_detect, vit_check, vit_build, vit_stage_name},
+      "SigLIP SO400M/14 @ 384, LLaVA-OneVision's tower (26 of 27 blocks) on one image", "vit", 384,
+      14, 14, "floor(H/14) x floor(W/14)", SIGLIP_NAMES, 1152, 1152},
+     &SIGLIP,
+     vit_detect,
+     vit_check,
+     vit_build,
+     vit_stage_name},
     {{"siglip-anyres", "vision",
-      "SigLIP SO400M/14 over LLaVA-OneVision AnyRes tiles (anyres_max_9): base + grid tiles",
-      "vit", 1152, 1, 14, "AnyRes: 729 + h x (w + 1) (see README)", SIGLIP_NAMES, 1152, 1152},
-     &SIGLIP_ANYRES, vit_detect, vit_check, vit_build, vit_stage_name},
+      "SigLIP SO400M/14 over LLaVA-OneVision AnyRes tiles (anyres_max_9): base + grid tiles", "vit",
+      1152, 1, 14, "AnyRes: 729 + h x (w + 1) (see README)", SIGLIP_NAMES, 1152, 1152},
+     &SIGLIP_ANYRES,
+     vit_detect,
+     vit_check,
+     vit_build,
+     vit_stage_name},
     {{"vit-tiny", "vision", "3-block CLIP-shaped ViT for tests and smoke runs", "vit", 32, 8, 8,
       "floor(H/8) x floor(W/8)", CLIP_NAMES, 64, 32},
-     &VIT_TINY, vit_detect, vit_check, vit_build, vit_stage_name},
-    {{"siglip-tiny", "vision", "3-block SigLIP-shaped ViT for tests and smoke runs", "vit", 32,
-      8, 8, "floor(H/8) x floor(W/8)", SIGLIP_NAMES, 48, 48},
-     &SIGLIP_TINY, vit_detect, vit_check, vit_build, vit_stage_name},
+     &VIT_TINY,
+     vit_detect,
+     vit_check,
+     vit_build,
+     vit_stage_name},
+    {{"siglip-tiny", "vision", "3-block SigLIP-shaped ViT for tests and smoke runs", "vit", 32, 8,
+      8, "floor(H/8) x floor(W/8)", SIGLIP_NAMES, 48, 48},
+     &SIGLIP_TINY,
+     vit_detect,
+     vit_check,
+     vit_build,
+     vit_stage_name},
     {{"siglip-tiny-anyres", "vision", "siglip-tiny over AnyRes tiles of 32 pixels, for tests",
       "vit", 64, 1, 8, "AnyRes: 16 + h x (w + 1)", SIGLIP_NAMES, 48, 48},
-     &SIGLIP_TINY_ANYRES, vit_detect, vit_check, vit_build, vit_stage_name},
+     &SIGLIP_TINY_ANYRES,
+     vit_detect,
+     vit_check,
+     vit_build,
+     vit_stage_name},
     {{"text-clip-b16", "text", "OpenAI CLIP ViT-B/16 text tower (causal, QuickGELU)", "clip-text",
       77, 1, 1, "77 token ids -> 1 embedding", TEXT_NAMES, 512, 512},
-     &TEXT_CLIP_B16, text_detect, text_check, text_build, vit_stage_name},
+     &TEXT_CLIP_B16,
+     text_detect,
+     text_check,
+     text_build,
+     vit_stage_name},
     {{"text-clip-l14", "text", "OpenAI CLIP ViT-L/14 text tower (causal, QuickGELU)", "clip-text",
       77, 1, 1, "77 token ids -> 1 embedding", TEXT_NAMES, 768, 768},
-     &TEXT_CLIP_L14, text_detect, text_check, text_build, vit_stage_name},
+     &TEXT_CLIP_L14,
+     text_detect,
+     text_check,
+     text_build,
+     vit_stage_name},
     {{"text-mobileclip-s1", "text",
       "MobileCLIP-S1/S2 text tower (\"base\", bidirectional, no padding mask)", "clip-text", 77, 1,
       1, "77 token ids -> 1 embedding", TEXT_NAMES, 512, 512},
-     &TEXT_MC_S1, text_detect, text_check, text_build, vit_stage_name},
+     &TEXT_MC_S1,
+     text_detect,
+     text_check,
+     text_build,
+     vit_stage_name},
     {{"text-mobileclip-b", "text", "MobileCLIP-B text tower (causal)", "clip-text", 77, 1, 1,
       "77 token ids -> 1 embedding", TEXT_NAMES, 512, 512},
-     &TEXT_MC_B, text_detect, text_check, text_build, vit_stage_name},
+     &TEXT_MC_B,
+     text_detect,
+     text_check,
+     text_build,
+     vit_stage_name},
     {{"text-mobileclip-l", "text", "MobileCLIP-S3/L text tower (width 768, bidirectional)",
       "clip-text", 77, 1, 1, "77 token ids -> 1 embedding", TEXT_NAMES, 768, 768},
-     &TEXT_MC_L, text_detect, text_check, text_build, vit_stage_name},
+     &TEXT_MC_L,
+     text_detect,
+     text_check,
+     text_build,
+     vit_stage_name},
     {{"text-mobileclip-s0", "text",
-      "MobileCLIP-S0 text tower (\"mct\": RepMixer, 4 transformer layers, RepMixer)",
-      "clip-text", 77, 1, 1, "77 token ids -> 1 embedding", TEXT_NAMES, 512, 512},
-     &TEXT_MC_S0, text_detect, text_check, text_build, vit_stage_name},
-    {{"text-tiny-mct", "text", "MobileCLIP-S0-shaped text tower for tests", "clip-text", 16, 1,
-      1, "16 token ids -> 1 embedding", TEXT_NAMES, 32, 32},
-     &TEXT_TINY_MCT, text_detect, text_check, text_build, vit_stage_name},
-    {{"text-tiny", "text", "2-block causal CLIP-shaped text tower for tests", "clip-text", 16, 1,
-      1, "16 token ids -> 1 embedding", TEXT_NAMES, 32, 32},
-     &TEXT_TINY, text_detect, text_check, text_build, vit_stage_name},
+      "MobileCLIP-S0 text tower (\"mct\": RepMixer, 4 transformer layers, RepMixer)", "clip-text",
+      77, 1, 1, "77 token ids -> 1 embedding", TEXT_NAMES, 512, 512},
+     &TEXT_MC_S0,
+     text_detect,
+     text_check,
+     text_build,
+     vit_stage_name},
+    {{"text-tiny-mct", "text", "MobileCLIP-S0-shaped text tower for tests", "clip-text", 16, 1, 1,
+      "16 token ids -> 1 embedding", TEXT_NAMES, 32, 32},
+     &TEXT_TINY_MCT,
+     text_detect,
+     text_check,
+     text_build,
+     vit_stage_name},
+    {{"text-tiny", "text", "2-block causal CLIP-shaped text tower for tests", "clip-text", 16, 1, 1,
+      "16 token ids -> 1 embedding", TEXT_NAMES, 32, 32},
+     &TEXT_TINY,
+     text_detect,
+     text_check,
+     text_build,
+     vit_stage_name},
     {{"text-tiny-bidir", "text", "2-block bidirectional MobileCLIP-shaped text tower for tests",
       "clip-text", 16, 1, 1, "16 token ids -> 1 embedding", TEXT_NAMES, 32, 32},
-     &TEXT_TINY_BIDIR, text_detect, text_check, text_build, vit_stage_name},
+     &TEXT_TINY_BIDIR,
+     text_detect,
+     text_check,
+     text_build,
+     vit_stage_name},
 };
 const int vlm_vit_model_count = sizeof vlm_vit_models / sizeof vlm_vit_models[0];
