@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 static const char USAGE[] =
     "usage: vlmbench eval seedbench --questions PATH --pred PATH [--mode M] [--json FILE]\n"
@@ -47,21 +46,6 @@ static int usage_error(const char *fmt, const char *arg) {
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\n\n%s", USAGE);
     return VLM_EXIT_USAGE;
-}
-
-/* Writes value to path through a temporary file and rename, so no partial file is left. */
-static vlm_status write_json_atomic(const char *path, const json_t *value, vlm_error *err) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    if (json_dump_file(value, tmp, JSON_INDENT(1) | JSON_REAL_PRECISION(17)) != 0) {
-        unlink(tmp);
-        return vlm_error_set(err, VLM_ERR_IO, "%s: cannot write", path);
-    }
-    if (rename(tmp, path) != 0) {
-        unlink(tmp);
-        return vlm_error_set(err, VLM_ERR_IO, "%s: cannot rename the temporary file", path);
-    }
-    return VLM_OK;
 }
 
 static void print_stat(const char *name, const json_t *x) {
@@ -178,7 +162,7 @@ int vlm_cmd_eval_seedbench(int argc, char **argv) {
         rc = vlm_cli_fail(CMD, &err);
         goto done;
     }
-    if (json_path && write_json_atomic(json_path, score, &err) != VLM_OK) {
+    if (json_path && vlm_json_write_file(score, json_path, &err) != VLM_OK) {
         rc = vlm_cli_fail(CMD, &err);
         goto done;
     }

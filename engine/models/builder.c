@@ -1,10 +1,10 @@
+#include "engine/models/models.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "engine/models/models.h"
 
 const char *mb_name(char *buf, size_t size, const char *fmt, ...) {
     va_list ap;
@@ -21,7 +21,9 @@ static bool map_name(const mb *b, const char *logical, char *out, size_t size) {
     return true;
 }
 
-bool mb_has_ckpt(const mb *b) { return b->nshards > 0; }
+bool mb_has_ckpt(const mb *b) {
+    return b->nshards > 0;
+}
 
 const vlm_tensor_view *mb_find(const mb *b, const char *name, const vlm_weights **shard) {
     for (int i = 0; i < b->nshards; i++) {
@@ -143,8 +145,8 @@ static float *get_any(mb *b, const char *logical, mb_init init, bool count_param
     const vlm_tensor_view *t = mb_find(b, name, &shard);
     shape_str(want, sizeof want, ndims[0], shapes[0]);
     if (!t) {
-        vg_fail(b->g, VLM_ERR_FORMAT, "%s: missing tensor '%s' (expected shape %s)",
-                b->ckpt_path, name, want);
+        vg_fail(b->g, VLM_ERR_FORMAT, "%s: missing tensor '%s' (expected shape %s)", b->ckpt_path,
+                name, want);
         return NULL;
     }
     for (int k = 0; k < nshapes; k++) {
@@ -231,4 +233,16 @@ int mb_find_prefix(mb *b, const char *const *suffixes, const char *const *probes
             }
         }
     return -1;
+}
+
+bool mb_rename_with(const mb_rename *table, size_t n, const char *text, bool exact,
+                    const char *head, char *out, size_t size) {
+    for (size_t k = 0; k < n; k++) {
+        size_t len = strlen(table[k].from);
+        if (exact ? !strcmp(text, table[k].from) : !strncmp(text, table[k].from, len)) {
+            snprintf(out, size, "%s%s%s", head, table[k].to, exact ? "" : text + len);
+            return true;
+        }
+    }
+    return false;
 }

@@ -39,7 +39,6 @@ static const float LN_EPS = 1e-6f;
 
 static bool hf_map(const mb *b, const char *logical, char *out, size_t size) {
     int s, j, n = 0;
-    const char *rest;
     if (!strncmp(logical, "stem.0.", 7)) {
         snprintf(out, size, "%sembeddings.patch_embeddings.%s", b->prefix, logical + 7);
     } else if (!strncmp(logical, "stem.1.", 7)) {
@@ -47,23 +46,15 @@ static bool hf_map(const mb *b, const char *logical, char *out, size_t size) {
     } else if (sscanf(logical, "stages.%d.downsample.%n", &s, &n) == 1 && n) {
         snprintf(out, size, "%sencoder.stages.%d.downsampling_layer.%s", b->prefix, s, logical + n);
     } else if (sscanf(logical, "stages.%d.blocks.%d.%n", &s, &j, &n) == 2 && n) {
-        rest = logical + n;
-        static const struct {
-            const char *from, *to;
-        } part[] = {{"conv_dw.", "dwconv."},
-                    {"norm.", "layernorm."},
-                    {"mlp.fc1.", "pwconv1."},
-                    {"mlp.fc2.", "pwconv2."},
-                    {"gamma", "layer_scale_parameter"}};
-        for (size_t k = 0; k < sizeof part / sizeof *part; k++) {
-            size_t len = strlen(part[k].from);
-            if (!strncmp(rest, part[k].from, len)) {
-                snprintf(out, size, "%sencoder.stages.%d.layers.%d.%s%s", b->prefix, s, j,
-                         part[k].to, rest + len);
-                return true;
-            }
-        }
-        return false;
+        static const mb_rename part[] = {{"conv_dw.", "dwconv."},
+                                         {"norm.", "layernorm."},
+                                         {"mlp.fc1.", "pwconv1."},
+                                         {"mlp.fc2.", "pwconv2."},
+                                         {"gamma", "layer_scale_parameter"}};
+        char head[320];
+        snprintf(head, sizeof head, "%sencoder.stages.%d.layers.%d.", b->prefix, s, j);
+        return mb_rename_with(part, sizeof part / sizeof *part, logical + n, false, head, out,
+                              size);
     } else {
         return false;
     }

@@ -67,6 +67,16 @@ const vlm_tensor_view *mb_find(const mb *b, const char *name, const vlm_weights 
  * k; -1 when no tensor fits. */
 int mb_find_prefix(mb *b, const char *const *suffixes, const char *const *probes, int n);
 
+/* A name-mapping table entry: logical name (or name prefix) -> checkpoint name (or prefix). */
+typedef struct mb_rename {
+    const char *from, *to;
+} mb_rename;
+
+/* Maps text through table: the first entry whose `from` equals text (exact) or begins it (not
+ * exact) gives out = head + to + the rest of text. false when no entry matches. */
+bool mb_rename_with(const mb_rename *table, size_t n, const char *text, bool exact,
+                    const char *head, char *out, size_t size);
+
 /* True when the checkpoint holds the logical tensor (always false for synthetic weights). */
 bool mb_has(mb *b, const char *logical);
 

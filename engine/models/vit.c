@@ -162,9 +162,7 @@ vlm_anyres vlm_anyres_layout(int height, int width) {
 
 /* HF names of an open_clip logical name (q/k/v are fetched separately, see get_qkv). */
 static bool hf_map(const mb *b, const char *logical, char *out, size_t size) {
-    static const struct {
-        const char *from, *to;
-    } whole[] = {
+    static const mb_rename whole[] = {
         {"conv1.weight", "embeddings.patch_embedding.weight"},
         {"conv1.bias", "embeddings.patch_embedding.bias"},
         {"class_embedding", "embeddings.class_embedding"},
@@ -175,14 +173,7 @@ static bool hf_map(const mb *b, const char *logical, char *out, size_t size) {
         {"ln_post.bias", "post_layernorm.bias"},
         {"head.probe", "head.probe"},
     };
-    for (size_t i = 0; i < sizeof whole / sizeof *whole; i++)
-        if (!strcmp(logical, whole[i].from)) {
-            snprintf(out, size, "%s%s", b->prefix, whole[i].to);
-            return true;
-        }
-    static const struct {
-        const char *from, *to;
-    } part[] = {
+    static const mb_rename part[] = {
         {"ln_1.", "layer_norm1."},
         {"ln_2.", "layer_norm2."},
         {"attn.out_proj.", "self_attn.out_proj."},
@@ -192,18 +183,14 @@ static bool hf_map(const mb *b, const char *logical, char *out, size_t size) {
         {"mlp.c_fc.", "mlp.fc1."},
         {"mlp.c_proj.", "mlp.fc2."},
     };
+    if (mb_rename_with(whole, sizeof whole / sizeof *whole, logical, true, b->prefix, out, size))
+        return true;
     int i, n = 0;
     if (sscanf(logical, "transformer.resblocks.%d.%n", &i, &n) == 1 && n) {
-        const char *rest = logical + n;
-        for (size_t k = 0; k < sizeof part / sizeof *part; k++) {
-            size_t len = strlen(part[k].from);
-            if (!strncmp(rest, part[k].from, len)) {
-                snprintf(out, size, "%sencoder.layers.%d.%s%s", b->prefix, i, part[k].to,
-                         rest + len);
-                return true;
-            }
-        }
-        return false;
+        char head[320];
+        snprintf(head, sizeof head, "%sencoder.layers.%d.", b->prefix, i);
+        return mb_rename_with(part, sizeof part / sizeof *part, logical + n, false, head, out,
+                              size);
     }
     /* SigLIP's MAP head keeps nn.MultiheadAttention names: head.attention.in_proj_weight,
      * head.layernorm, head.mlp.fc1 */
@@ -672,41 +659,32 @@ static const vit_cfg TEXT_TINY_BIDIR = {
 
 /* Apple MobileCLIP (ml-mobileclip) text names of the open_clip logical ones. */
 static bool apple_text_map(const mb *b, const char *logical, char *out, size_t size) {
-    static const struct {
-        const char *from, *to;
-    } whole[] = {{"token_embedding.weight", "embedding_layer.weight"},
-                 {"positional_embedding", "positional_embedding.pos_embed.pos_embed"},
-                 {"ln_final.weight", "final_layer_norm.weight"},
-                 {"ln_final.bias", "final_layer_norm.bias"},
-                 {"text_projection", "projection_layer"}};
-    for (size_t i = 0; i < sizeof whole / sizeof *whole; i++)
-        if (!strcmp(logical, whole[i].from)) {
-            snprintf(out, size, "%s%s", b->prefix, whole[i].to);
-            return true;
-        }
-    static const struct {
-        const char *from, *to;
-    } part[] = {{"ln_1.", "pre_norm_mha.0."},
-                {"attn.in_proj_weight", "pre_norm_mha.1.qkv_proj.weight"},
-                {"attn.in_proj_bias", "pre_norm_mha.1.qkv_proj.bias"},
-                {"attn.out_proj.", "pre_norm_mha.1.out_proj."},
-                {"ln_2.", "pre_norm_ffn.0."},
-                {"mlp.c_fc.", "pre_norm_ffn.1."},
-                {"mlp.c_proj.", "pre_norm_ffn.4."}};
+    static const mb_rename whole[] = {
+        {"token_embedding.weight", "embedding_layer.weight"},
+        {"positional_embedding", "positional_embedding.pos_embed.pos_embed"},
+        {"ln_final.weight", "final_layer_norm.weight"},
+        {"ln_final.bias", "final_layer_norm.bias"},
+        {"text_projection", "projection_layer"}};
+    static const mb_rename part[] = {{"ln_1.", "pre_norm_mha.0."},
+                                     {"attn.in_proj_weight", "pre_norm_mha.1.qkv_proj.weight"},
+                                     {"attn.in_proj_bias", "pre_norm_mha.1.qkv_proj.bias"},
+                                     {"attn.out_proj.", "pre_norm_mha.1.out_proj."},
+                                     {"ln_2.", "pre_norm_ffn.0."},
+                                     {"mlp.c_fc.", "pre_norm_ffn.1."},
+                                     {"mlp.c_proj.", "pre_norm_ffn.4."}};
+    if (mb_rename_with(whole, sizeof whole / sizeof *whole, logical, true, b->prefix, out, size))
+        return true;
     int i, n = 0;
+    char head[320];
     if (sscanf(logical, "transformer.resblocks.%d.rep.%n", &i, &n) == 1 && n) {
         snprintf(out, size, "%stransformer.%d.%s", b->prefix, i, logical + n);
         return true;
     }
-    if (sscanf(logical, "transformer.resblocks.%d.%n", &i, &n) == 1 && n)
-        for (size_t k = 0; k < sizeof part / sizeof *part; k++) {
-            size_t len = strlen(part[k].from);
-            if (!strncmp(logical + n, part[k].from, len)) {
-                snprintf(out, size, "%stransformer.%d.%s%s", b->prefix, i, part[k].to,
-                         logical + n + len);
-                return true;
-            }
-        }
+    if (sscanf(logical, "transformer.resblocks.%d.%n", &i, &n) == 1 && n) {
+        snprintf(head, sizeof head, "%stransformer.%d.", b->prefix, i);
+        return mb_rename_with(part, sizeof part / sizeof *part, logical + n, false, head, out,
+                              size);
+    }
     return false;
 }
 
@@ -980,123 +958,79 @@ static vlm_status text_check(const model_def *d, const vlm_plan_params *p, vlm_e
     "HF SiglipVisionModel (vision_model.embeddings.*, vision_model.encoder.layers.{i}.*, "         \
     "vision_model.head.*), any prefix (LLaVA-OneVision: model.vision_tower.vision_tower.)"
 
+/* The callbacks every vision transformer / text tower entry shares. */
+#define VIT_FNS  vit_detect, vit_check, vit_build, vit_stage_name
+#define TEXT_FNS text_detect, text_check, text_build, vit_stage_name
+
 const model_def vlm_vit_models[] = {
     {{"vit-b16", "vision", "OpenAI CLIP ViT-B/16 image tower (QuickGELU)", "vit", 224, 16, 16,
       "floor(H/16) x floor(W/16)", CLIP_NAMES, 768, 512},
      &VIT_B16,
-     vit_detect,
-     vit_check,
-     vit_build,
-     vit_stage_name},
+     VIT_FNS},
     {{"vit-l14-336", "vision",
       "OpenAI CLIP ViT-L/14 @ 336, LLaVA-1.5's vision tower (block 23 of 24)", "vit", 336, 14, 14,
       "floor(H/14) x floor(W/14)", CLIP_NAMES, 1024, 768},
      &VIT_L14_336,
-     vit_detect,
-     vit_check,
-     vit_build,
-     vit_stage_name},
+     VIT_FNS},
     {{"siglip", "vision",
       "SigLIP SO400M/14 @ 384, LLaVA-OneVision's tower (26 of 27 blocks) on one image", "vit", 384,
       14, 14, "floor(H/14) x floor(W/14)", SIGLIP_NAMES, 1152, 1152},
      &SIGLIP,
-     vit_detect,
-     vit_check,
-     vit_build,
-     vit_stage_name},
+     VIT_FNS},
     {{"siglip-anyres", "vision",
       "SigLIP SO400M/14 over LLaVA-OneVision AnyRes tiles (anyres_max_9): base + grid tiles", "vit",
       1152, 1, 14, "AnyRes: 729 + h x (w + 1) (see README)", SIGLIP_NAMES, 1152, 1152},
      &SIGLIP_ANYRES,
-     vit_detect,
-     vit_check,
-     vit_build,
-     vit_stage_name},
+     VIT_FNS},
     {{"vit-tiny", "vision", "3-block CLIP-shaped ViT for tests and smoke runs", "vit", 32, 8, 8,
       "floor(H/8) x floor(W/8)", CLIP_NAMES, 64, 32},
      &VIT_TINY,
-     vit_detect,
-     vit_check,
-     vit_build,
-     vit_stage_name},
+     VIT_FNS},
     {{"siglip-tiny", "vision", "3-block SigLIP-shaped ViT for tests and smoke runs", "vit", 32, 8,
       8, "floor(H/8) x floor(W/8)", SIGLIP_NAMES, 48, 48},
      &SIGLIP_TINY,
-     vit_detect,
-     vit_check,
-     vit_build,
-     vit_stage_name},
+     VIT_FNS},
     {{"siglip-tiny-anyres", "vision", "siglip-tiny over AnyRes tiles of 32 pixels, for tests",
       "vit", 64, 1, 8, "AnyRes: 16 + h x (w + 1)", SIGLIP_NAMES, 48, 48},
      &SIGLIP_TINY_ANYRES,
-     vit_detect,
-     vit_check,
-     vit_build,
-     vit_stage_name},
+     VIT_FNS},
     {{"text-clip-b16", "text", "OpenAI CLIP ViT-B/16 text tower (causal, QuickGELU)", "clip-text",
       77, 1, 1, "77 token ids -> 1 embedding", TEXT_NAMES, 512, 512},
      &TEXT_CLIP_B16,
-     text_detect,
-     text_check,
-     text_build,
-     vit_stage_name},
+     TEXT_FNS},
     {{"text-clip-l14", "text", "OpenAI CLIP ViT-L/14 text tower (causal, QuickGELU)", "clip-text",
       77, 1, 1, "77 token ids -> 1 embedding", TEXT_NAMES, 768, 768},
      &TEXT_CLIP_L14,
-     text_detect,
-     text_check,
-     text_build,
-     vit_stage_name},
+     TEXT_FNS},
     {{"text-mobileclip-s1", "text",
       "MobileCLIP-S1/S2 text tower (\"base\", bidirectional, no padding mask)", "clip-text", 77, 1,
       1, "77 token ids -> 1 embedding", TEXT_NAMES, 512, 512},
      &TEXT_MC_S1,
-     text_detect,
-     text_check,
-     text_build,
-     vit_stage_name},
+     TEXT_FNS},
     {{"text-mobileclip-b", "text", "MobileCLIP-B text tower (causal)", "clip-text", 77, 1, 1,
       "77 token ids -> 1 embedding", TEXT_NAMES, 512, 512},
      &TEXT_MC_B,
-     text_detect,
-     text_check,
-     text_build,
-     vit_stage_name},
+     TEXT_FNS},
     {{"text-mobileclip-l", "text", "MobileCLIP-S3/L text tower (width 768, bidirectional)",
       "clip-text", 77, 1, 1, "77 token ids -> 1 embedding", TEXT_NAMES, 768, 768},
      &TEXT_MC_L,
-     text_detect,
-     text_check,
-     text_build,
-     vit_stage_name},
+     TEXT_FNS},
     {{"text-mobileclip-s0", "text",
       "MobileCLIP-S0 text tower (\"mct\": RepMixer, 4 transformer layers, RepMixer)", "clip-text",
       77, 1, 1, "77 token ids -> 1 embedding", TEXT_NAMES, 512, 512},
      &TEXT_MC_S0,
-     text_detect,
-     text_check,
-     text_build,
-     vit_stage_name},
+     TEXT_FNS},
     {{"text-tiny-mct", "text", "MobileCLIP-S0-shaped text tower for tests", "clip-text", 16, 1, 1,
       "16 token ids -> 1 embedding", TEXT_NAMES, 32, 32},
      &TEXT_TINY_MCT,
-     text_detect,
-     text_check,
-     text_build,
-     vit_stage_name},
+     TEXT_FNS},
     {{"text-tiny", "text", "2-block causal CLIP-shaped text tower for tests", "clip-text", 16, 1, 1,
       "16 token ids -> 1 embedding", TEXT_NAMES, 32, 32},
      &TEXT_TINY,
-     text_detect,
-     text_check,
-     text_build,
-     vit_stage_name},
+     TEXT_FNS},
     {{"text-tiny-bidir", "text", "2-block bidirectional MobileCLIP-shaped text tower for tests",
       "clip-text", 16, 1, 1, "16 token ids -> 1 embedding", TEXT_NAMES, 32, 32},
      &TEXT_TINY_BIDIR,
-     text_detect,
-     text_check,
-     text_build,
-     vit_stage_name},
+     TEXT_FNS},
 };
 const int vlm_vit_model_count = sizeof vlm_vit_models / sizeof vlm_vit_models[0];
