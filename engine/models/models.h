@@ -140,6 +140,13 @@ extern const model_def vlm_vit_models[];
 extern const int vlm_vit_model_count;
 extern const model_def vlm_convnext_models[];
 extern const int vlm_convnext_model_count;
+/* Causal attention in query row blocks (llm.c): sequences of at least 2 * LLM_ATTN_MIN_ROWS
+ * tokens run in blocks of max(LLM_ATTN_MIN_ROWS, ceil(n / LLM_ATTN_MAX_BLOCKS)) rows, and a
+ * block scores only the keys up to its last row. Returns the rows per block (n: one block). */
+#define LLM_ATTN_MIN_ROWS 128
+#define LLM_ATTN_MAX_BLOCKS 16
+int64_t llm_attn_block_rows(int64_t n);
+
 extern const model_def vlm_llm_models[];
 extern const int vlm_llm_model_count;
 
