@@ -1,5 +1,7 @@
 #include "engine/graph.h"
 
+#include "engine/sgemm.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -569,6 +571,75 @@ fail:
     return g->status == VLM_OK ? dst : VG_NONE;
 }
 
+/* ---- linears below 256 rows: vlm_sgemm (engine/sgemm.c) ------------------------------- */
+
+typedef struct sgemm_node {
+    vlm_sgemm_w *w;
+    vlm_sgemm_args a; /* x, y and mul come from the node's tensors at run time */
+    bool has_mul;
+} sgemm_node;
+
+static void sgemm_node_run(void *c, void *const *ptrs) {
+    const sgemm_node *s = c;
+    vlm_sgemm_args a = s->a;
+    a.x = ptrs[0];
+    a.y = ptrs[1];
+    a.mul = s->has_mul ? ptrs[2] : NULL;
+    vlm_sgemm_run(s->w, &a);
+}
+
+static void sgemm_node_free(void *c) {
+    sgemm_node *s = c;
+    if (s)
+        vlm_sgemm_free(s->w);
+    free(s);
+}
+
+/* A 2-D f32 tensor with unit column stride: its row stride, else 0. */
+static int64_t row_stride_f32(const vg_graph *g, vg_tensor t) {
+    const tensor *x = &g->t[t];
+    return x->ndims == 2 && x->dt == dnnl_f32 && x->strides[1] == 1 ? x->strides[0] : 0;
+}
+
+/* Below 256 rows, in f32 on AVX2 + FMA: our GEMM on weights packed once into its panel layout
+ * (ViT-B/16's linears, M = 197, 1 thread: 62-67 GFLOP/s where oneDNN 2.6's inner product, its
+ * jit sgemm on plain weights, gives 55-61). n is the node linear_impl added with src and dst as
+ * its first two tensors. False (nothing changed) when the shapes or the CPU do not qualify.
+ * For A/B runs, VLM_LINEAR_ONEDNN=1 keeps oneDNN's inner product, VLM_LINEAR_MATMUL=1 its
+ * matmul. */
+static bool linear_sgemm(vg_graph *g, node *n, vg_tensor src, vg_tensor dst, vg_tensor mul_by,
+                         const float *weight, const float *bias, vg_act act, bool accumulate) {
+    static const vlm_sgemm_act acts[] = {
+        [VG_ACT_NONE] = VLM_SGEMM_NONE,           [VG_ACT_GELU] = VLM_SGEMM_GELU,
+        [VG_ACT_RELU] = VLM_SGEMM_RELU,           [VG_ACT_SIGMOID] = VLM_SGEMM_SIGMOID,
+        [VG_ACT_SILU] = VLM_SGEMM_SILU,           [VG_ACT_GELU_TANH] = VLM_SGEMM_GELU_TANH,
+        [VG_ACT_QUICKGELU] = VLM_SGEMM_QUICKGELU};
+    int64_t m = g->t[src].dims[0], k = g->t[src].dims[1], nout = g->t[dst].dims[1];
+    int64_t ldx = row_stride_f32(g, src), ldy = row_stride_f32(g, dst);
+    int64_t ldm = mul_by != VG_NONE ? row_stride_f32(g, mul_by) : 0;
+    if (m >= 256 || g->dt != dnnl_f32 || !ldx || !ldy || (mul_by != VG_NONE && !ldm) ||
+        (mul_by != VG_NONE && (g->t[mul_by].dims[0] != m || g->t[mul_by].dims[1] != nout)) ||
+        getenv("VLM_LINEAR_ONEDNN") || getenv("VLM_LINEAR_MATMUL") || !vlm_sgemm_supported())
+        return false;
+    sgemm_node *s = calloc(1, sizeof *s);
+    if (!s || !(s->w = vlm_sgemm_pack(weight, bias, nout, k))) {
+        free(s);
+        vg_fail(g, VLM_ERR_NOMEM, "out of memory packing linear weights");
+        return true;
+    }
+    s->a = (vlm_sgemm_args){
+        .m = m, .ldx = ldx, .ldy = ldy, .ldm = ldm, .accumulate = accumulate, .act = acts[act]};
+    s->has_mul = mul_by != VG_NONE;
+    if (s->has_mul)
+        node_arg(n, 2, mul_by);
+    n->fn = sgemm_node_run;
+    n->ctx = s;
+    n->ctx_free = sgemm_node_free;
+    n->impl = strdup("vlm:sgemm:avx2");
+    g->weight_bytes += vlm_sgemm_bytes(s->w);
+    return true;
+}
+
 static vg_tensor linear_impl(vg_graph *g, vg_tensor src, vg_tensor dst, int64_t nout,
                              const float *weight, const float *bias, vg_act act, bool accumulate,
                              vg_tensor mul_by) {
@@ -597,6 +668,8 @@ static vg_tensor linear_impl(vg_graph *g, vg_tensor src, vg_tensor dst, int64_t 
             node_arg(n, DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, mul_by);
         return dst;
     }
+    if (linear_sgemm(g, n, src, dst, mul_by, weight, bias, act, accumulate))
+        return g->status == VLM_OK ? dst : VG_NONE;
     dnnl_memory_desc_t src_md = tensor_md(g, src), dst_md = tensor_md(g, dst), w_any, w_user,
                        b_md;
     dnnl_memory_desc_init_by_tag(&w_any, 2, (int64_t[]){k, nout}, g->dt, dnnl_format_tag_any);
@@ -611,8 +684,8 @@ static vg_tensor linear_impl(vg_graph *g, vg_tensor src, vg_tensor dst, int64_t 
         goto fail;
     if (mul_by != VG_NONE)
         node_arg(n, DNNL_ARG_ATTR_MULTIPLE_POST_OP(bin_index) | DNNL_ARG_SRC_1, mul_by);
-    /* Below 256 rows, an inner product: there oneDNN 2.6's AVX2 inner product (gemm on
-     * pre-packed weights) beats its matmul (M = 197, K = 768, N = 3072, 1 thread: 62 vs 22
+    /* Below 256 rows (where linear_sgemm does not apply), an inner product: there oneDNN
+     * 2.6's AVX2 inner product beats its matmul (M = 197, K = 768, N = 3072, 1 thread: 62 vs 22
      * GFLOP/s; ViT-B/16 784 -> 562-648 ms; MCi0 92 -> 79 ms), while with more rows the matmul
      * is ahead (ViT-L/14, 577 rows: 6.0 vs 6.4 s; Qwen2-0.5B, 280 rows: 2.9 vs 3.2 s). Same
      * post-ops; layouts it cannot take fall back to the matmul.
