@@ -2,6 +2,8 @@
 #ifndef VLM_CLI_H
 #define VLM_CLI_H
 
+#include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "engine/engine.h"
@@ -46,6 +48,22 @@ int vlm_cli_parse_double(const char *cmd, const char *opt, const char *text, dou
 
 /* Parses --res: "R" (square) or "HxW". Prints an error and returns -1 when malformed. */
 int vlm_cli_parse_res(const char *cmd, const char *text, int *h, int *w);
+
+/* An answer scorer subcommand (eval mmmu, eval seedbench), run by vlm_cli_eval_answers:
+ * options --questions --pred --mode --json --per-item --results --model --res. */
+typedef struct vlm_cli_answer_cmd {
+    const char *cmd, *usage, *default_mode;
+    bool questions_required;
+    vlm_status (*check_mode)(const char *mode, vlm_error *err);
+    /* score JSON and per-item 0/1 list (both owned by the caller), warnings (malloc'd) */
+    vlm_status (*score)(const char *mode, const char *questions, const char *pred,
+                        char **warnings, json_t **score, json_t **items, vlm_error *err);
+    /* the record's metric name and percent, or NULL with err when there is none */
+    const char *(*metric)(const json_t *score, double *pct, vlm_error *err);
+    void (*print_table)(const json_t *score);
+    void (*print_items)(const json_t *score);
+} vlm_cli_answer_cmd;
+int vlm_cli_eval_answers(const vlm_cli_answer_cmd *c, int argc, char **argv);
 
 int vlm_cmd_env(int argc, char **argv);
 int vlm_cmd_models(int argc, char **argv);

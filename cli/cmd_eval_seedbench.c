@@ -1,13 +1,11 @@
 /* vlmbench eval seedbench: scores SEED-Bench-1 (spec/eval.md 2, 6). */
 #include "cli/cli.h"
 #include "eval/eval.h"
-#include "results/results.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static const char USAGE[] =
     "usage: vlmbench eval seedbench --questions PATH --pred PATH [--mode M] [--json FILE]\n"
@@ -38,15 +36,6 @@ static const char USAGE[] =
     "\n"
     "Accuracy is correct / scored questions; image, video and all pool their questions\n"
     "(micro average); questions without a prediction are counted, not scored.\n";
-
-#define CMD "eval seedbench"
-
-static int usage_error(const char *fmt, const char *arg) {
-    fprintf(stderr, "vlmbench " CMD ": ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n\n%s", USAGE);
-    return VLM_EXIT_USAGE;
-}
 
 static void print_stat(const char *name, const json_t *x) {
     const json_t *acc = json_object_get(x, "acc");
@@ -92,105 +81,50 @@ static void print_items(const json_t *s) {
     }
 }
 
-int vlm_cmd_eval_seedbench(int argc, char **argv) {
-    if (vlm_cli_wants_help(argc, argv)) {
-        fputs(USAGE, stdout);
-        return VLM_EXIT_OK;
-    }
-    const char *questions = NULL, *pred = NULL, *mode_text = "likelihood", *json_path = NULL,
-               *results = NULL, *model = NULL, *res_text = NULL;
-    int per_item = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **slot = !strcmp(a, "--questions") ? &questions
-                            : !strcmp(a, "--pred")    ? &pred
-                            : !strcmp(a, "--mode")    ? &mode_text
-                            : !strcmp(a, "--json")    ? &json_path
-                            : !strcmp(a, "--results") ? &results
-                            : !strcmp(a, "--model")   ? &model
-                            : !strcmp(a, "--res")     ? &res_text
-                                                      : NULL;
-        if (slot) {
-            if (i + 1 >= argc)
-                return usage_error("option %s needs a value", a);
-            *slot = argv[++i];
-        } else if (!strcmp(a, "--per-item")) {
-            per_item = 1;
-        } else {
-            return usage_error("unknown option or argument '%s'", a);
-        }
-    }
-    if (!pred || !questions)
-        return usage_error("%s", "--questions PATH and --pred PATH are required");
-    if (results && !model)
-        return usage_error("%s", "--results needs --model NAME");
-    if ((model || res_text) && !results)
-        return usage_error("%s", "--model and --res only go with --results FILE");
-    int res = 0;
-    if (res_text && vlm_cli_parse_int(CMD, "--res", res_text, 1, 1 << 20, &res) != 0)
-        return VLM_EXIT_USAGE;
-    vlm_error err = {0};
-    vlm_seed_mode mode;
-    if (vlm_seed_mode_parse(mode_text, &mode, &err) != VLM_OK)
-        return usage_error("%s", err.msg);
-
-    vlm_seed_scorer *sc;
-    if (vlm_seed_scorer_create(mode, &sc, &err) != VLM_OK)
-        return vlm_cli_fail(CMD, &err);
-    char *warnings = NULL;
-    if (vlm_seed_load(sc, questions, pred, &warnings, &err) != VLM_OK) {
-        vlm_seed_scorer_destroy(sc);
-        return vlm_cli_fail(CMD, &err);
-    }
-    if (warnings) {
-        for (char *line = strtok(warnings, "\n"); line; line = strtok(NULL, "\n"))
-            fprintf(stderr, "vlmbench " CMD ": warning: %s\n", line);
-        free(warnings);
-    }
-    json_t *score = vlm_seed_scorer_json(sc);
-    json_t *items = vlm_seed_scorer_items(sc);
-    vlm_seed_scorer_destroy(sc);
-    int rc = VLM_EXIT_OK;
-    if (!score || !items) {
-        vlm_error_set(&err, VLM_ERR_NOMEM, "out of memory");
-        rc = vlm_cli_fail(CMD, &err);
-        goto done;
-    }
-    if (results && !json_is_real(json_object_get(json_object_get(score, "image"), "acc"))) {
-        vlm_error_set(&err, VLM_ERR_FORMAT,
+/* The image accuracy, the official SEED-Bench-1 number. */
+static const char *metric(const json_t *s, double *pct, vlm_error *err) {
+    const json_t *acc = json_object_get(json_object_get(s, "image"), "acc");
+    if (!json_is_real(acc)) {
+        vlm_error_set(err, VLM_ERR_FORMAT,
                       "no image question was scored: nothing to record as seedbench_image");
-        rc = vlm_cli_fail(CMD, &err);
-        goto done;
+        return NULL;
     }
-    if (json_path && vlm_json_write_file(score, json_path, &err) != VLM_OK) {
-        rc = vlm_cli_fail(CMD, &err);
-        goto done;
+    *pct = 100.0 * json_real_value(acc);
+    return "seedbench_image";
+}
+
+static vlm_status check_mode(const char *text, vlm_error *err) {
+    vlm_seed_mode mode;
+    return vlm_seed_mode_parse(text, &mode, err);
+}
+
+static vlm_status score(const char *text, const char *questions, const char *pred,
+                        char **warnings, json_t **score, json_t **items, vlm_error *err) {
+    vlm_seed_mode mode;
+    vlm_seed_scorer *sc;
+    vlm_status st = vlm_seed_mode_parse(text, &mode, err);
+    if (st == VLM_OK)
+        st = vlm_seed_scorer_create(mode, &sc, err);
+    if (st != VLM_OK)
+        return st;
+    st = vlm_seed_load(sc, questions, pred, warnings, err);
+    if (st == VLM_OK) {
+        *score = vlm_seed_scorer_json(sc);
+        *items = vlm_seed_scorer_items(sc);
     }
-    if (results) {
-        const char *metric = "seedbench_image";
-        double pct =
-            100.0 * json_real_value(json_object_get(json_object_get(score, "image"), "acc"));
-        char now[32];
-        time_t t = time(NULL);
-        strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-        json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:{s:f}, s:{s:O}, s:O}", "kind", "eval",
-                                "time", now, "model", model, "source", "measured", "metrics",
-                                metric, pct, "metric_items", metric, items, "eval", score);
-        if (rec && res_text)
-            json_object_set_new(rec, "res", json_integer(res));
-        vlm_status st = rec ? vlm_results_append(results, rec, &err)
-                            : vlm_error_set(&err, VLM_ERR_NOMEM, "out of memory");
-        json_decref(rec);
-        if (st != VLM_OK) {
-            rc = vlm_cli_fail(CMD, &err);
-            goto done;
-        }
-    }
-    print_table(score);
-    if (per_item)
-        print_items(score);
-done:
-    json_decref(score);
-    json_decref(items);
-    return rc;
+    vlm_seed_scorer_destroy(sc);
+    return st;
+}
+
+int vlm_cmd_eval_seedbench(int argc, char **argv) {
+    static const vlm_cli_answer_cmd cmd = {.cmd = "eval seedbench",
+                                           .usage = USAGE,
+                                           .default_mode = "likelihood",
+                                           .questions_required = true,
+                                           .check_mode = check_mode,
+                                           .score = score,
+                                           .metric = metric,
+                                           .print_table = print_table,
+                                           .print_items = print_items};
+    return vlm_cli_eval_answers(&cmd, argc, argv);
 }
