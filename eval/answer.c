@@ -648,3 +648,22 @@ vlm_status vlm_json_source_each(const char *path, vlm_json_doc_fn fn, void *ctx,
     vlm_source_close(src);
     return st;
 }
+
+vlm_status vlm_json_each_object(json_t *list, const char *where, const char *label,
+                                vlm_json_obj_fn fn, void *ctx, vlm_error *err) {
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e) {
+        char w[1200];
+        if (!strcmp(label, "item"))
+            snprintf(w, sizeof w, "%s: item %zu", where, i);
+        else
+            snprintf(w, sizeof w, "%s: %s[%zu]", where, label, i);
+        if (!json_is_object(e))
+            return vlm_error_set(err, VLM_ERR_FORMAT, "%s: not an object", w);
+        vlm_status st = fn(ctx, w, e, err);
+        if (st != VLM_OK)
+            return st;
+    }
+    return VLM_OK;
+}

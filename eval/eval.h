@@ -278,6 +278,14 @@ typedef vlm_status (*vlm_json_doc_fn)(void *ctx, const char *name, int line,
 vlm_status vlm_json_source_each(const char *path, vlm_json_doc_fn fn, void *ctx,
                                 vlm_error *err);
 
+/* Calls fn once per element of the JSON array list, each of which must be an object, with
+ * where = "WHERE: item I" (label "item") or "WHERE: LABEL[I]" (any other label) for messages;
+ * a non-object is VLM_ERR_FORMAT "...: not an object". Stops at the first error. */
+typedef vlm_status (*vlm_json_obj_fn)(void *ctx, const char *where, struct json_t *obj,
+                                      vlm_error *err);
+vlm_status vlm_json_each_object(struct json_t *list, const char *where, const char *label,
+                                vlm_json_obj_fn fn, void *ctx, vlm_error *err);
+
 /* -- MMMU (spec section 1) -- */
 
 typedef enum vlm_mmmu_mode {
@@ -795,6 +803,19 @@ void vlm_progress_update(vlm_progress *p, int64_t done, int64_t total); /* total
 void vlm_progress_callback(void *ctx, int64_t done, int64_t total);     /* ctx: vlm_progress* */
 /* Draws the final state and ends the line (on a terminal only if a line was drawn). */
 void vlm_progress_finish(vlm_progress *p, int64_t done, int64_t total);
+
+/* Warning lines collected while reading inputs: the first VLM_WARNINGS_KEPT are kept, the rest
+ * counted; vlm_warnings_take returns the text (malloc'd, NULL when there was none) with a
+ * "... and N more warnings" line, and resets w. A zero-initialised vlm_warnings is empty. */
+#define VLM_WARNINGS_KEPT 20
+typedef struct vlm_warnings {
+    char *text;
+    size_t len;
+    int count;
+} vlm_warnings;
+void vlm_warnf(vlm_warnings *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *vlm_warnings_take(vlm_warnings *w);
+void vlm_warnings_free(vlm_warnings *w);
 
 /* Writes value as indented JSON (doubles round-trip) to path through a temporary file and
  * rename, so a failure leaves no partial file; "-" writes to stdout. */

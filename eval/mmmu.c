@@ -785,33 +785,9 @@ typedef struct load_ctx {
     json_t *answered;  /* ids that got a prediction */
     const char *pred_path;
     json_t *pe_docs; /* member name -> {"where", "doc"}: output.json lists of a folder tree */
-    char *warn;
-    size_t warn_len;
-    int n_warn, n_unknown;
+    vlm_warnings warn;
+    int n_unknown;
 } load_ctx;
-
-static void warnf(load_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void warnf(load_ctx *c, const char *fmt, ...) {
-    if (++c->n_warn > 20)
-        return;
-    char line[1200];
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(line, sizeof line - 1, fmt, ap);
-    va_end(ap);
-    if (k < 0)
-        return;
-    if ((size_t)k > sizeof line - 2)
-        k = sizeof line - 2;
-    line[k++] = '\n';
-    char *w = realloc(c->warn, c->warn_len + (size_t)k + 1);
-    if (!w)
-        return;
-    memcpy(w + c->warn_len, line, (size_t)k);
-    c->warn_len += (size_t)k;
-    w[c->warn_len] = '\0';
-    c->warn = w;
-}
 
 static const char *const LETTERS[26] = {"A", "B", "C", "D", "E", "F", "G", "H", "I",
                                         "J", "K", "L", "M", "N", "O", "P", "Q", "R",
@@ -833,7 +809,7 @@ static vlm_status score_fields(load_ctx *c, const pred_fields *f, vlm_error *err
         q = json_object_get(c->questions, id);
         if (!q) {
             c->n_unknown++;
-            warnf(c, "%s: id '%s' is not in the questions: skipped", f->where, id);
+            vlm_warnf(&c->warn, "%s: id '%s' is not in the questions: skipped", f->where, id);
             return VLM_OK;
         }
         json_object_set_new(c->answered, id, json_true());
@@ -935,7 +911,7 @@ static vlm_status score_fields(load_ctx *c, const pred_fields *f, vlm_error *err
     vlm_error ierr = {0};
     st = vlm_mmmu_score_item(c->sc, &it, &ierr);
     if (st == VLM_ERR_UNSUPPORTED) { /* regex limit: counted and reported, not fatal */
-        warnf(c, "%s: %s", f->where, ierr.msg);
+        vlm_warnf(&c->warn, "%s: %s", f->where, ierr.msg);
         st = VLM_OK;
     } else if (st != VLM_OK) {
         vlm_error_set(err, st, "%s: %s", f->where, ierr.msg);
@@ -961,29 +937,22 @@ static json_t *lmms_response(json_t *rec) {
 
 /* A parse-and-evaluate output.json list: {id, question_type, answer, all_choices, index2ans,
  * response} per item. */
+static vlm_status score_pe_item(void *ctx, const char *where, json_t *e, vlm_error *err) {
+    pred_fields f = {where,
+                     json_object_get(e, "id"),
+                     json_object_get(e, "question_type"),
+                     json_object_get(e, "options"),
+                     json_object_get(e, "all_choices"),
+                     json_object_get(e, "index2ans"),
+                     json_object_get(e, "answer"),
+                     json_object_get(e, "answer_hf"),
+                     json_object_get(e, "response"),
+                     0};
+    return score_fields(ctx, &f, err);
+}
+
 static vlm_status score_pe_list(load_ctx *c, const char *where, json_t *v, vlm_error *err) {
-    size_t i;
-    json_t *e;
-    json_array_foreach(v, i, e) {
-        char w[1200];
-        snprintf(w, sizeof w, "%s: item %zu", where, i);
-        if (!json_is_object(e))
-            return vlm_error_set(err, VLM_ERR_FORMAT, "%s: not an object", w);
-        pred_fields f = {w,
-                         json_object_get(e, "id"),
-                         json_object_get(e, "question_type"),
-                         json_object_get(e, "options"),
-                         json_object_get(e, "all_choices"),
-                         json_object_get(e, "index2ans"),
-                         json_object_get(e, "answer"),
-                         json_object_get(e, "answer_hf"),
-                         json_object_get(e, "response"),
-                         0};
-        vlm_status st = score_fields(c, &f, err);
-        if (st != VLM_OK)
-            return st;
-    }
-    return VLM_OK;
+    return vlm_json_each_object(v, where, "item", score_pe_item, c, err);
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -1123,30 +1092,22 @@ static vlm_status add_hf_question(load_ctx *c, const char *where, json_t *r, vlm
     if (ol)
         json_object_set_new(q, "options", ol);
     if (json_object_get(c->questions, json_string_value(id)))
-        warnf(c, "%s: question id '%s' repeated: the last one is used", where,
-              json_string_value(id));
+        vlm_warnf(&c->warn, "%s: question id '%s' repeated: the last one is used", where,
+                  json_string_value(id));
     json_object_set_new(c->questions, json_string_value(id), q);
     return VLM_OK;
+}
+
+static vlm_status add_hf_question_fn(void *ctx, const char *where, json_t *r, vlm_error *err) {
+    return add_hf_question(ctx, where, r, err);
 }
 
 static vlm_status question_doc(void *ctx, const char *name, int line, json_t *v, vlm_error *err) {
     load_ctx *c = ctx;
     char where[1100];
     snprintf(where, sizeof where, line ? "%s:%d" : "%s", name, line);
-    if (json_is_array(v)) {
-        size_t i;
-        json_t *e;
-        json_array_foreach(v, i, e) {
-            char w[1200];
-            snprintf(w, sizeof w, "%s: item %zu", where, i);
-            if (!json_is_object(e))
-                return vlm_error_set(err, VLM_ERR_FORMAT, "%s: not an object", w);
-            vlm_status st = add_hf_question(c, w, e, err);
-            if (st != VLM_OK)
-                return st;
-        }
-        return VLM_OK;
-    }
+    if (json_is_array(v))
+        return vlm_json_each_object(v, where, "item", add_hf_question_fn, c, err);
     if (!json_is_object(v))
         return vlm_error_set(err, VLM_ERR_FORMAT, "%s: expected a JSON object or list", where);
     if (json_object_get(v, "id"))
@@ -1200,22 +1161,16 @@ vlm_status vlm_mmmu_load(vlm_mmmu_scorer *sc, const char *questions, const char 
         if (c.questions)
             sc->n_missing = (int)(json_object_size(c.questions) - json_object_size(c.answered));
         if (sc->n_duplicate)
-            warnf(&c,
+            vlm_warnf(&c.warn,
                   "%d prediction(s) repeat an id already scored: every record was scored "
                   "(official behaviour)",
                   sc->n_duplicate);
-        if (c.n_warn > 20) {
-            int more = c.n_warn - 20;
-            c.n_warn = 0; /* let the summary line through */
-            warnf(&c, "... and %d more warnings", more);
-        }
     }
     json_decref(c.questions);
     json_decref(c.answered);
     json_decref(c.pe_docs);
     if (warnings && st == VLM_OK)
-        *warnings = c.warn;
-    else
-        free(c.warn);
+        *warnings = vlm_warnings_take(&c.warn);
+    vlm_warnings_free(&c.warn);
     return st;
 }

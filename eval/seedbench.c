@@ -203,9 +203,7 @@ struct vlm_seed_scorer {
     json_t *questions;     /* qid -> {"answer", "dim", "options"} */
     json_t *scored;        /* qid -> true */
     const char *pred_path; /* borrowed during vlm_seed_load */
-    char *warn;
-    size_t warn_len;
-    int n_warn;
+    vlm_warnings warn;
 };
 
 vlm_status vlm_seed_scorer_create(vlm_seed_mode mode, vlm_seed_scorer **out, vlm_error *err) {
@@ -229,31 +227,8 @@ void vlm_seed_scorer_destroy(vlm_seed_scorer *sc) {
     free(sc->items);
     json_decref(sc->questions);
     json_decref(sc->scored);
-    free(sc->warn);
+    vlm_warnings_free(&sc->warn);
     free(sc);
-}
-
-static void warnf(vlm_seed_scorer *sc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void warnf(vlm_seed_scorer *sc, const char *fmt, ...) {
-    if (++sc->n_warn > 20)
-        return;
-    char line[1200];
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(line, sizeof line - 1, fmt, ap);
-    va_end(ap);
-    if (k < 0)
-        return;
-    if ((size_t)k > sizeof line - 2)
-        k = sizeof line - 2;
-    line[k++] = '\n';
-    char *w = realloc(sc->warn, sc->warn_len + (size_t)k + 1);
-    if (!w)
-        return;
-    memcpy(w + sc->warn_len, line, (size_t)k);
-    sc->warn_len += (size_t)k;
-    w[sc->warn_len] = '\0';
-    sc->warn = w;
 }
 
 /* question_id as text: a string, or an integer written in decimal. */
@@ -289,11 +264,15 @@ static vlm_status add_question(vlm_seed_scorer *sc, const char *where, json_t *q
         json_array_append_new(opts, json_string(json_is_string(o) ? json_string_value(o) : ""));
     }
     if (json_object_get(sc->questions, qid))
-        warnf(sc, "%s: question '%s' repeated: the last one is used", where, qid);
+        vlm_warnf(&sc->warn, "%s: question '%s' repeated: the last one is used", where, qid);
     json_object_set_new(
         sc->questions, qid,
         json_pack("{s:O, s:i, s:o}", "answer", ans, "dim", (int)d, "options", opts));
     return VLM_OK;
+}
+
+static vlm_status add_question_fn(void *ctx, const char *where, json_t *q, vlm_error *err) {
+    return add_question(ctx, where, q, err);
 }
 
 static vlm_status question_doc(void *ctx, const char *name, int line, json_t *v, vlm_error *err) {
@@ -305,18 +284,7 @@ static vlm_status question_doc(void *ctx, const char *name, int line, json_t *v,
         return add_question(sc, where, v, err); /* JSON Lines of questions */
     if (!json_is_array(list))
         return vlm_error_set(err, VLM_ERR_FORMAT, "%s: expected {\"questions\": [...]}", where);
-    size_t i;
-    json_t *q;
-    json_array_foreach(list, i, q) {
-        char w[1200];
-        snprintf(w, sizeof w, "%s: questions[%zu]", where, i);
-        if (!json_is_object(q))
-            return vlm_error_set(err, VLM_ERR_FORMAT, "%s: not an object", w);
-        vlm_status st = add_question(sc, w, q, err);
-        if (st != VLM_OK)
-            return st;
-    }
-    return VLM_OK;
+    return vlm_json_each_object(list, where, "questions", add_question_fn, sc, err);
 }
 
 /* A loss: a number or "nan" / "inf" / "-inf". */
@@ -354,12 +322,15 @@ static vlm_status score_pred(vlm_seed_scorer *sc, const char *where, json_t *rec
     json_t *q = json_object_get(sc->questions, qid);
     if (!q) {
         sc->n_unknown++;
-        warnf(sc, "%s: question_id '%s' is not in the questions: skipped", where, qid);
+        vlm_warnf(&sc->warn, "%s: question_id '%s' is not in the questions: skipped", where,
+                  qid);
         return VLM_OK;
     }
     if (json_object_get(sc->scored, qid)) {
         sc->n_duplicate++;
-        warnf(sc, "%s: question_id '%s' repeated: only the first prediction is scored", where, qid);
+        vlm_warnf(&sc->warn,
+                  "%s: question_id '%s' repeated: only the first prediction is scored", where,
+                  qid);
         return VLM_OK;
     }
     json_t *response = json_object_get(rec, "response");
@@ -437,26 +408,18 @@ static int wanted_member(const char *name) {
     return (n > 6 && !strcmp(name + n - 6, ".jsonl")) || (n > 5 && !strcmp(name + n - 5, ".json"));
 }
 
+static vlm_status score_pred_fn(void *ctx, const char *where, json_t *rec, vlm_error *err) {
+    return score_pred(ctx, where, rec, err);
+}
+
 static vlm_status pred_doc(void *ctx, const char *name, int line, json_t *v, vlm_error *err) {
     vlm_seed_scorer *sc = ctx;
     if (strcmp(name, sc->pred_path) && !wanted_member(name))
         return VLM_OK;
     char where[1100];
     snprintf(where, sizeof where, line ? "%s:%d" : "%s", name, line);
-    if (json_is_array(v)) { /* seed_submission.json: [{"question_id", "prediction"}] */
-        size_t i;
-        json_t *e;
-        json_array_foreach(v, i, e) {
-            char w[1200];
-            snprintf(w, sizeof w, "%s: item %zu", where, i);
-            if (!json_is_object(e))
-                return vlm_error_set(err, VLM_ERR_FORMAT, "%s: not an object", w);
-            vlm_status st = score_pred(sc, w, e, err);
-            if (st != VLM_OK)
-                return st;
-        }
-        return VLM_OK;
-    }
+    if (json_is_array(v)) /* seed_submission.json: [{"question_id", "prediction"}] */
+        return vlm_json_each_object(v, where, "item", score_pred_fn, sc, err);
     if (!json_is_object(v))
         return vlm_error_set(err, VLM_ERR_FORMAT, "%s: expected a JSON object", where);
     return score_pred(sc, where, v, err);
@@ -477,16 +440,8 @@ vlm_status vlm_seed_load(vlm_seed_scorer *sc, const char *questions, const char 
     if (st != VLM_OK)
         return st;
     sc->n_missing = (int)(json_object_size(sc->questions) - json_object_size(sc->scored));
-    if (sc->n_warn > 20) {
-        int more = sc->n_warn - 20;
-        sc->n_warn = 0;
-        warnf(sc, "... and %d more warnings", more);
-    }
-    if (warnings) {
-        *warnings = sc->warn;
-        sc->warn = NULL;
-        sc->warn_len = 0;
-    }
+    if (warnings)
+        *warnings = vlm_warnings_take(&sc->warn);
     return VLM_OK;
 }
 

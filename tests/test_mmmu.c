@@ -980,6 +980,27 @@ Test(mmmu, bad_malformed_json_line_and_column) {
     cr_assert_gt(atoi(col), 30, "%s", err.msg);
 }
 
+/* A list element that is not an object is named by its index: in an output.json list of
+ * predictions and in a list of HF question records. */
+Test(mmmu, bad_list_element_named_by_index) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/pe", g_dir);
+    make_pe_dir(dir);
+    char p[600];
+    snprintf(p, sizeof p, "%s/Art/output.json", dir);
+    write_text(p, "[{\"id\": \"validation_Art_1\", \"question_type\": \"open\", \"answer\": "
+                  "\"1\", \"response\": \"1\"}, [1]]");
+    vlm_error err = {0};
+    cr_expect_eq(load_err(NULL, dir, &err), VLM_ERR_FORMAT);
+    cr_expect(strstr(err.msg, "Art/output.json") && strstr(err.msg, "item 1: not an object"), "%s",
+              err.msg);
+    write_text(tpath("q.json"), "[{\"id\": \"validation_Art_1\", \"question_type\": \"open\", "
+                                "\"answer\": \"1\", \"options\": \"[]\"}, null]");
+    write_text(tpath("p.jsonl"), "{\"validation_Art_1\": \"1\"}");
+    cr_expect_eq(load_err(tpath("q.json"), tpath("p.jsonl"), &err), VLM_ERR_FORMAT);
+    cr_expect(strstr(err.msg, "q.json:1: item 1: not an object"), "%s", err.msg);
+}
+
 Test(mmmu, bad_malformed_single_document_line_and_column) {
     write_text(tpath("bad.json"), "{\n  \"validation_Art_1\": \"B\",\n  \"x\": [1, }\n");
     vlm_error err = {0};

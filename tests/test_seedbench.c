@@ -459,6 +459,21 @@ Test(seedbench, bad_question_file) {
     cr_expect(strstr(err.msg, "answer"), "%s", err.msg);
 }
 
+/* A list element that is not an object is named by its index, in questions and predictions. */
+Test(seedbench, bad_list_element_named_by_index) {
+    vlm_error err = {0};
+    cr_expect_eq(load_err(VLM_SEED_LIKELIHOOD,
+                          "{\"questions\": [{\"question_id\": \"1\", \"answer\": \"A\", "
+                          "\"question_type_id\": 1}, 7]}",
+                          "{\"question_id\": \"1\", \"prediction\": \"A\"}\n", &err),
+                 VLM_ERR_FORMAT);
+    cr_expect(strstr(err.msg, "q.json:1: questions[1]: not an object"), "%s", err.msg);
+    cr_expect_eq(load_err(VLM_SEED_LIKELIHOOD, QUESTIONS,
+                          "[{\"question_id\": \"101\", \"prediction\": \"B\"}, \"C\"]", &err),
+                 VLM_ERR_FORMAT);
+    cr_expect(strstr(err.msg, "p.jsonl:1: item 1: not an object"), "%s", err.msg);
+}
+
 Test(seedbench, predictions_in_a_tar_archive) {
     write_text(tpath("q.json"), QUESTIONS);
     mkdir(tpath("pd"), 0755);
