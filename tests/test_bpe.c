@@ -14,33 +14,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char g_dir[] = "/tmp/vlm_test_bpe_XXXXXX";
-
-static void setup(void) {
-    cr_assert_not_null(mkdtemp(g_dir), "mkdtemp failed");
-}
-
-static void teardown(void) {
-    vlm_test_rmtree(g_dir);
-}
-
-TestSuite(bpe, .init = setup, .fini = teardown);
+VLM_TEST_TMPDIR_SUITE(bpe)
 
 static void python(const char *script) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s - '%s'", VLM_PYTHON, g_dir);
-    FILE *p = popen(cmd, "w");
-    cr_assert_not_null(p, "cannot run %s", VLM_PYTHON);
-    fputs(script, p);
-    int status = pclose(p);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "python failed (status %d)", status);
-}
-
-static void write_text(const char *name, const char *text) {
-    FILE *f = fopen(vlm_test_path(g_dir, name), "wb");
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
+    vlm_test_python(g_dir, "", script);
 }
 
 /* ---- hand-checked: merges "h e", "l l", "he ll", "hell o</w>" ------------------------------
@@ -51,7 +28,7 @@ static void write_text(const char *name, const char *text) {
  * "help":  h e l p</w> -> he l p</w>, no ranked pair left -> 512, 'l' 75, 'p</w>' 256+79. */
 
 Test(bpe, hand_checked_merges) {
-    write_text("v.txt", "#version: test\nh e\nl l\nhe ll\nhell o</w>\n");
+    vlm_test_write_text(tpath("v.txt"), "#version: test\nh e\nl l\nhe ll\nhell o</w>\n");
     vlm_error err = {0};
     vlm_bpe *b = NULL;
     cr_assert_eq(vlm_bpe_load(vlm_test_path(g_dir, "v.txt"), &b, &err), VLM_OK, "%s", err.msg);
@@ -95,10 +72,10 @@ Test(bpe, bad_inputs) {
     cr_assert_eq(vlm_bpe_load(vlm_test_path(g_dir, "missing.txt.gz"), &b, &err), VLM_ERR_IO);
     cr_assert(strstr(err.msg, "missing.txt.gz"), "%s", err.msg);
     cr_assert_null(b);
-    write_text("three.txt", "#v\nh e\na b c\n");
+    vlm_test_write_text(tpath("three.txt"), "#v\nh e\na b c\n");
     cr_assert_eq(vlm_bpe_load(vlm_test_path(g_dir, "three.txt"), &b, &err), VLM_ERR_FORMAT);
     cr_assert(strstr(err.msg, "line 3"), "%s", err.msg);
-    write_text("latin1.txt", "#v\nh \xe9\n");
+    vlm_test_write_text(tpath("latin1.txt"), "#v\nh \xe9\n");
     cr_assert_eq(vlm_bpe_load(vlm_test_path(g_dir, "latin1.txt"), &b, &err), VLM_ERR_FORMAT);
     cr_assert(strstr(err.msg, "UTF-8"), "%s", err.msg);
     /* a truncated gzip stream */
@@ -109,7 +86,7 @@ Test(bpe, bad_inputs) {
     cr_assert_eq(vlm_bpe_load(vlm_test_path(g_dir, "cut.gz"), &b, &err), VLM_ERR_FORMAT, "%s",
                  err.msg);
     cr_assert_null(b);
-    write_text("ok.txt", "#v\nh e\n");
+    vlm_test_write_text(tpath("ok.txt"), "#v\nh e\n");
     cr_assert_eq(vlm_bpe_load(vlm_test_path(g_dir, "ok.txt"), &b, &err), VLM_OK);
     int32_t *ids;
     int n;

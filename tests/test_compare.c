@@ -11,21 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char g_dir[] = "/tmp/vlm_test_compare_XXXXXX";
-
-static void setup(void) {
-    cr_assert_not_null(mkdtemp(g_dir), "mkdtemp failed");
-}
-
-static void teardown(void) {
-    vlm_test_rmtree(g_dir);
-}
-
-TestSuite(compare, .init = setup, .fini = teardown);
-
-static const char *tpath(const char *name) {
-    return vlm_test_path(g_dir, name);
-}
+VLM_TEST_TMPDIR_SUITE(compare)
 
 /* Runs a Python script with VLM_PYTHON and reads up to max numbers it prints; returns the
  * count. */

@@ -11,21 +11,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-static char g_dir[] = "/tmp/vlm_test_datasets_XXXXXX";
-
-static void setup(void) {
-    cr_assert_not_null(mkdtemp(g_dir), "mkdtemp failed");
-}
-
-static void teardown(void) {
-    vlm_test_rmtree(g_dir);
-}
-
-TestSuite(datasets, .init = setup, .fini = teardown);
-
-static const char *tpath(const char *name) {
-    return vlm_test_path(g_dir, name);
-}
+VLM_TEST_TMPDIR_SUITE(datasets)
 
 /* Python prelude: jpg(seed, w, h) / png(...) give encoded images; expect(lines) writes
  * expected.txt with one "key label width height fnv" line per sample, the fnv over PIL's
@@ -54,14 +40,7 @@ static const char PRELUDE[] =
     "    open(f'{d}/expected.txt', 'w').write(''.join(l + '\\n' for l in lines))\n";
 
 static void python(const char *script) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s - '%s'", VLM_PYTHON, g_dir);
-    FILE *p = popen(cmd, "w");
-    cr_assert_not_null(p, "cannot run %s", VLM_PYTHON);
-    fputs(PRELUDE, p);
-    fputs(script, p);
-    int status = pclose(p);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "python failed:\n%s", script);
+    vlm_test_python(g_dir, PRELUDE, script);
 }
 
 static uint32_t fnv(const uint8_t *p, size_t n) {

@@ -12,21 +12,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-static char g_dir[] = "/tmp/vlm_test_depth_XXXXXX";
-
-static void setup(void) {
-    cr_assert_not_null(mkdtemp(g_dir), "mkdtemp failed");
-}
-
-static void teardown(void) {
-    vlm_test_rmtree(g_dir);
-}
-
-TestSuite(depth, .init = setup, .fini = teardown);
-
-static const char *tpath(const char *name) {
-    return vlm_test_path(g_dir, name);
-}
+VLM_TEST_TMPDIR_SUITE(depth)
 
 static const char PRELUDE[] =
     "import sys, os, json\n"
@@ -62,14 +48,7 @@ static const char PRELUDE[] =
     "               'n_valid': int(sum(len(x) for x in G))}, open(f'{d}/expected.json', 'w'))\n";
 
 static void python(const char *script) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s - '%s'", VLM_PYTHON, g_dir);
-    FILE *p = popen(cmd, "w");
-    cr_assert_not_null(p, "cannot run %s", VLM_PYTHON);
-    fputs(PRELUDE, p);
-    fputs(script, p);
-    int status = pclose(p);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "python failed:\n%s", script);
+    vlm_test_python(g_dir, PRELUDE, script);
 }
 
 static json_t *load_json(const char *path) {

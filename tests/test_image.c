@@ -18,32 +18,9 @@
 /* libjpeg (after stdio.h), only to write the YCCK / Adobe CMYK / RGB JPEGs PIL cannot write */
 #include <jpeglib.h>
 
-/* ---- fixture: one temporary directory per test ------------------------------------------ */
+#include "tests/testutil.h"
 
-static char g_dir[] = "/tmp/vlm_test_image_XXXXXX";
-
-static void setup(void) {
-    cr_assert_not_null(mkdtemp(g_dir), "mkdtemp failed");
-}
-
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static void teardown(void) {
-    nftw(g_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-TestSuite(image, .init = setup, .fini = teardown);
-
-static const char *tpath(const char *name) {
-    static char bufs[8][512];
-    static int next;
-    char *b = bufs[next++ % 8];
-    snprintf(b, sizeof bufs[0], "%s/%s", g_dir, name);
-    return b;
-}
+VLM_TEST_TMPDIR_SUITE(image)
 
 /* A growing string for the Python scripts and their case tables. */
 typedef struct sbuf {
@@ -69,37 +46,30 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
 /* Runs a Python script with NumPy and Pillow; d is the test directory. make(kind, w, h) gives
  * the seeded test images: 'noise' (uniform), 'gradient' (smooth ramps) and 'edges' (0/255
  * blocks, the worst case for bicubic overshoot and clipping). */
+static const char PY_PRELUDE[] =
+    "import sys, struct, warnings, zlib\n"
+    "import numpy as np\n"
+    "from PIL import Image\n"
+    "warnings.simplefilter('ignore')\n"
+    "d = sys.argv[1]\n"
+    "F = {'BILINEAR': Image.BILINEAR, 'BICUBIC': Image.BICUBIC}\n"
+    "def make(kind, w, h):\n"
+    "    rng = np.random.default_rng([w, h, len(kind)])\n"
+    "    y, x = np.mgrid[0:h, 0:w]\n"
+    "    if kind == 'noise':\n"
+    "        return rng.integers(0, 256, (h, w, 3), dtype=np.uint8)\n"
+    "    if kind == 'gradient':\n"
+    "        c = [x * 255 // max(w - 1, 1), y * 255 // max(h - 1, 1), (3 * x + 5 * y) % 256]\n"
+    "    else:\n"
+    "        c = [(x // 3 + y // 5) % 2 * 255, (x // 7) % 2 * 255, (x + y) % 2 * 255]\n"
+    "    return np.stack(c, -1).astype(np.uint8)\n"
+    "def put(name, a):\n"
+    "    open(f'{d}/{name}', 'wb').write(np.ascontiguousarray(a).tobytes())\n"
+    "def pil_rgb(path):\n"
+    "    return np.asarray(Image.open(path).convert('RGB'))\n";
+
 static void python(const char *script) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s - '%s'", VLM_PYTHON, g_dir);
-    FILE *p = popen(cmd, "w");
-    cr_assert_not_null(p, "cannot run %s", VLM_PYTHON);
-    fputs(
-        "import sys, struct, warnings, zlib\n"
-        "import numpy as np\n"
-        "from PIL import Image\n"
-        "warnings.simplefilter('ignore')\n"
-        "d = sys.argv[1]\n"
-        "F = {'BILINEAR': Image.BILINEAR, 'BICUBIC': Image.BICUBIC}\n"
-        "def make(kind, w, h):\n"
-        "    rng = np.random.default_rng([w, h, len(kind)])\n"
-        "    y, x = np.mgrid[0:h, 0:w]\n"
-        "    if kind == 'noise':\n"
-        "        return rng.integers(0, 256, (h, w, 3), dtype=np.uint8)\n"
-        "    if kind == 'gradient':\n"
-        "        c = [x * 255 // max(w - 1, 1), y * 255 // max(h - 1, 1), (3 * x + 5 * y) % 256]\n"
-        "    else:\n"
-        "        c = [(x // 3 + y // 5) % 2 * 255, (x // 7) % 2 * 255, (x + y) % 2 * 255]\n"
-        "    return np.stack(c, -1).astype(np.uint8)\n"
-        "def put(name, a):\n"
-        "    open(f'{d}/{name}', 'wb').write(np.ascontiguousarray(a).tobytes())\n"
-        "def pil_rgb(path):\n"
-        "    return np.asarray(Image.open(path).convert('RGB'))\n",
-        p);
-    fputs(script, p);
-    int status = pclose(p);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "python failed (status %d):\n%s",
-              status, script);
+    vlm_test_python(g_dir, PY_PRELUDE, script);
 }
 
 static unsigned char *slurp(const char *path, size_t *len) {

@@ -16,28 +16,7 @@
 
 #define RUN(...) vlm_test_run((char *const[]){VLM_BIN, "eval", "mmmu", __VA_ARGS__, NULL})
 
-static char g_dir[] = "/tmp/vlm_test_mmmu_XXXXXX";
-
-static void setup(void) {
-    cr_assert_not_null(mkdtemp(g_dir));
-}
-
-static void teardown(void) {
-    vlm_test_rmtree(g_dir);
-}
-
-TestSuite(mmmu, .init = setup, .fini = teardown);
-
-static const char *tpath(const char *name) {
-    return vlm_test_path(g_dir, name);
-}
-
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f, "%s", path);
-    fputs(text, f);
-    fclose(f);
-}
+VLM_TEST_TMPDIR_SUITE(mmmu)
 
 static char *python(const char *script) {
     vlm_run r = vlm_test_run((char *const[]){VLM_PYTHON, "-c", (char *)script, NULL});
@@ -632,7 +611,7 @@ static const char MMMU_REF_PY[] =
     "\n";
 
 Test(mmmu, parsing_agrees_with_python_reference_on_3000_cases) {
-    write_text(tpath("ref.py"), MMMU_REF_PY);
+    vlm_test_write_text(tpath("ref.py"), MMMU_REF_PY);
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
              "import runpy, sys\nsys.argv = ['ref', '11', '3000']\n"
@@ -747,7 +726,7 @@ static long geti(json_t *o, const char *a, const char *b) {
 }
 
 Test(mmmu, aggregation_subjects_disciplines_overall) {
-    write_text(tpath("canon.jsonl"), CANON);
+    vlm_test_write_text(tpath("canon.jsonl"), CANON);
     json_t *s = load_score(NULL, tpath("canon.jsonl"), VLM_MMMU_OFFICIAL, NULL);
     json_t *subj = json_object_get(s, "subjects"), *disc = json_object_get(s, "disciplines");
     cr_expect_eq(json_object_size(subj), 4);
@@ -774,13 +753,13 @@ Test(mmmu, aggregation_subjects_disciplines_overall) {
 /* ---- input formats, spec 1.1 ---- */
 
 Test(mmmu, input_eval_only_dict_with_answer_dict_counts_missing) {
-    write_text(
+    vlm_test_write_text(
         tpath("answers.json"),
         "{\n  \"validation_Art_1\": {\"question_type\": \"multiple-choice\", \"ground_truth\":"
         " \"B\"}, \"validation_Art_2\": {\"question_type\": \"multiple-choice\","
         " \"ground_truth\": \"A\"}, \"validation_Math_1\": {\"question_type\":"
         " \"short-answer\", \"ground_truth\": [\"Tampa\", \"Florida\"]}}");
-    write_text(tpath("evalonly.json"),
+    vlm_test_write_text(tpath("evalonly.json"),
                "{\"validation_Art_1\": \"B\", \"validation_Math_1\": \"It is in Florida\"}");
     json_t *s = load_score(tpath("answers.json"), tpath("evalonly.json"),
                            VLM_MMMU_OFFICIAL_EVAL_ONLY, NULL);
@@ -791,13 +770,13 @@ Test(mmmu, input_eval_only_dict_with_answer_dict_counts_missing) {
 }
 
 Test(mmmu, input_hf_questions_with_python_list_options) {
-    write_text(tpath("hf.jsonl"),
+    vlm_test_write_text(tpath("hf.jsonl"),
                "{\"id\": \"validation_Art_1\", \"question\": \"q\", \"options\": \"['cat', "
                "\\\"dog's\\\", 'bird']\", \"answer\": \"B\", \"question_type\": "
                "\"multiple-choice\"}\n"
                "{\"id\": \"validation_Math_1\", \"question\": \"q\", \"options\": \"[]\", "
                "\"answer\": \"['24/7', '3.429']\", \"question_type\": \"open\"}\n");
-    write_text(tpath("p.jsonl"),
+    vlm_test_write_text(tpath("p.jsonl"),
                "{\"id\": \"validation_Art_1\", \"response\": \"I am sure the answer must be the "
                "dog's one\"}\n{\"id\": \"validation_Math_1\", \"response\": \"3.429\"}\n");
     json_t *s = load_score(tpath("hf.jsonl"), tpath("p.jsonl"), VLM_MMMU_OFFICIAL, NULL);
@@ -828,12 +807,12 @@ static void make_pe_dir(const char *root) {
     snprintf(p, sizeof p, "%s/Math", root);
     mkdir(p, 0755);
     snprintf(p, sizeof p, "%s/Art/output.json", root);
-    write_text(p, PE_ART);
+    vlm_test_write_text(p, PE_ART);
     snprintf(p, sizeof p, "%s/Math/output.json", root);
-    write_text(p, PE_MATH);
+    vlm_test_write_text(p, PE_MATH);
     /* what main_parse_and_eval writes beside: must be ignored */
     snprintf(p, sizeof p, "%s/Math/result.json", root);
-    write_text(p, "{\"acc\": 1}");
+    vlm_test_write_text(p, "{\"acc\": 1}");
 }
 
 static void check_pe_score(json_t *s) {
@@ -931,12 +910,12 @@ Test(mmmu, input_archive_member_order_does_not_change_draws) {
 }
 
 Test(mmmu, input_lmms_log_samples_needs_options_from_questions) {
-    write_text(tpath("hf2.jsonl"),
+    vlm_test_write_text(tpath("hf2.jsonl"),
                "{\"id\": \"validation_Art_1\", \"options\": \"['cat', 'dog']\", \"answer\": "
                "\"B\", \"question_type\": \"multiple-choice\"}\n"
                "{\"id\": \"validation_Art_2\", \"options\": \"[]\", \"answer\": \"30\", "
                "\"question_type\": \"open\"}\n");
-    write_text(tpath("samples.jsonl"),
+    vlm_test_write_text(tpath("samples.jsonl"),
                "{\"doc_id\": 0, \"target\": \"B\", \"filtered_resps\": [\"B. dog\"], "
                "\"mmmu_acc\": {\"id\": \"validation_Art_1\", \"subdomain\": \"Art\", "
                "\"question_type\": \"multiple-choice\", \"answer\": \"B\", \"parsed_pred\": "
@@ -967,7 +946,7 @@ static vlm_status load_err(const char *questions, const char *pred, vlm_error *e
 }
 
 Test(mmmu, bad_malformed_json_line_and_column) {
-    write_text(tpath("bad.jsonl"), "{\"id\": \"validation_Art_1\", \"question_type\": \"open\","
+    vlm_test_write_text(tpath("bad.jsonl"), "{\"id\": \"validation_Art_1\", \"question_type\": \"open\","
                                    " \"answer\": \"1\", \"response\": \"1\"}\n"
                                    "{\"id\": \"validation_Art_2\", \"response\": tru}\n");
     vlm_error err = {0};
@@ -988,21 +967,21 @@ Test(mmmu, bad_list_element_named_by_index) {
     make_pe_dir(dir);
     char p[600];
     snprintf(p, sizeof p, "%s/Art/output.json", dir);
-    write_text(p, "[{\"id\": \"validation_Art_1\", \"question_type\": \"open\", \"answer\": "
+    vlm_test_write_text(p, "[{\"id\": \"validation_Art_1\", \"question_type\": \"open\", \"answer\": "
                   "\"1\", \"response\": \"1\"}, [1]]");
     vlm_error err = {0};
     cr_expect_eq(load_err(NULL, dir, &err), VLM_ERR_FORMAT);
     cr_expect(strstr(err.msg, "Art/output.json") && strstr(err.msg, "item 1: not an object"), "%s",
               err.msg);
-    write_text(tpath("q.json"), "[{\"id\": \"validation_Art_1\", \"question_type\": \"open\", "
+    vlm_test_write_text(tpath("q.json"), "[{\"id\": \"validation_Art_1\", \"question_type\": \"open\", "
                                 "\"answer\": \"1\", \"options\": \"[]\"}, null]");
-    write_text(tpath("p.jsonl"), "{\"validation_Art_1\": \"1\"}");
+    vlm_test_write_text(tpath("p.jsonl"), "{\"validation_Art_1\": \"1\"}");
     cr_expect_eq(load_err(tpath("q.json"), tpath("p.jsonl"), &err), VLM_ERR_FORMAT);
     cr_expect(strstr(err.msg, "q.json:1: item 1: not an object"), "%s", err.msg);
 }
 
 Test(mmmu, bad_malformed_single_document_line_and_column) {
-    write_text(tpath("bad.json"), "{\n  \"validation_Art_1\": \"B\",\n  \"x\": [1, }\n");
+    vlm_test_write_text(tpath("bad.json"), "{\n  \"validation_Art_1\": \"B\",\n  \"x\": [1, }\n");
     vlm_error err = {0};
     cr_assert_eq(load_err(NULL, tpath("bad.json"), &err), VLM_ERR_FORMAT);
     cr_assert(strstr(err.msg, "bad.json:3:"), "%s", err.msg);
@@ -1026,7 +1005,7 @@ Test(mmmu, bad_missing_fields_name_the_field) {
          "validation_Nope_1"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        write_text(tpath("miss.jsonl"), cases[i][0]);
+        vlm_test_write_text(tpath("miss.jsonl"), cases[i][0]);
         vlm_error err = {0};
         cr_expect_eq(load_err(NULL, tpath("miss.jsonl"), &err), VLM_ERR_FORMAT, "case %zu", i);
         cr_expect(strstr(err.msg, cases[i][1]) && strstr(err.msg, "miss.jsonl:1"), "case %zu: %s",
@@ -1035,9 +1014,9 @@ Test(mmmu, bad_missing_fields_name_the_field) {
 }
 
 Test(mmmu, bad_unknown_ids_are_counted_skips) {
-    write_text(tpath("ans.json"), "{\"validation_Art_1\": {\"question_type\": \"multiple-choice\","
+    vlm_test_write_text(tpath("ans.json"), "{\"validation_Art_1\": {\"question_type\": \"multiple-choice\","
                                   " \"ground_truth\": \"A\"}}");
-    write_text(tpath("pu.json"), "{\"validation_Art_1\": \"A\", \"validation_Art_9\": \"B\"}");
+    vlm_test_write_text(tpath("pu.json"), "{\"validation_Art_1\": \"A\", \"validation_Art_9\": \"B\"}");
     vlm_mmmu_scorer *sc;
     vlm_error err = {0};
     vlm_mmmu_scorer_create(VLM_MMMU_OFFICIAL_EVAL_ONLY, &sc, &err);
@@ -1054,7 +1033,7 @@ Test(mmmu, bad_unknown_ids_are_counted_skips) {
 }
 
 Test(mmmu, bad_duplicate_ids_scored_and_warned) {
-    write_text(tpath("dup.jsonl"),
+    vlm_test_write_text(tpath("dup.jsonl"),
                "{\"id\":\"validation_Art_1\",\"question_type\":\"open\",\"answer\":\"1\","
                "\"response\":\"1\"}\n"
                "{\"id\":\"validation_Art_1\",\"question_type\":\"open\",\"answer\":\"1\","
@@ -1178,7 +1157,7 @@ Test(mmmu, cli_help_and_usage_errors) {
 }
 
 Test(mmmu, cli_table_json_and_results_record) {
-    write_text(tpath("canon.jsonl"), CANON);
+    vlm_test_write_text(tpath("canon.jsonl"), CANON);
     vlm_run r =
         RUN("--pred", (char *)tpath("canon.jsonl"), "--json", (char *)tpath("s.json"), "--per-item",
             "--results", (char *)tpath("res.jsonl"), "--model", "m1", "--res", "1024");
@@ -1214,7 +1193,7 @@ Test(mmmu, cli_table_json_and_results_record) {
 }
 
 Test(mmmu, cli_results_needs_model) {
-    write_text(tpath("canon.jsonl"), CANON);
+    vlm_test_write_text(tpath("canon.jsonl"), CANON);
     vlm_run r = RUN("--pred", (char *)tpath("canon.jsonl"), "--results", (char *)tpath("r.jsonl"));
     cr_assert_eq(r.exit_code, 2);
     vlm_run_free(&r);
@@ -1223,7 +1202,7 @@ Test(mmmu, cli_results_needs_model) {
 }
 
 Test(mmmu, cli_bad_input_exit_2_and_no_json_left) {
-    write_text(tpath("bad.jsonl"), "{\"id\": tru}\n{\"id\": 1}\n");
+    vlm_test_write_text(tpath("bad.jsonl"), "{\"id\": tru}\n{\"id\": 1}\n");
     vlm_run r = RUN("--pred", (char *)tpath("bad.jsonl"), "--json", (char *)tpath("o.json"));
     cr_assert_eq(r.exit_code, 2);
     cr_assert(strstr(r.err, "bad.jsonl:1:"), "%s", r.err);

@@ -18,41 +18,25 @@
 
 /* ---- fixture: one temporary directory per test ------------------------------------------ */
 
-static char g_dir[] = "/tmp/vlm_test_npy_XXXXXX";
-
-static void setup(void) {
-    cr_assert_not_null(mkdtemp(g_dir), "mkdtemp failed");
-}
-
-static void teardown(void) { vlm_test_rmtree(g_dir); }
-
-TestSuite(npy, .init = setup, .fini = teardown);
-
-static const char *tpath(const char *name) { return vlm_test_path(g_dir, name); }
+VLM_TEST_TMPDIR_SUITE(npy)
 
 /* Runs a Python script with NumPy; sys.argv[1] is the test directory. */
+static const char PY_PRELUDE[] =
+    "import sys, warnings\n"
+    "import numpy as np\n"
+    "warnings.simplefilter('ignore')\n"
+    "np.seterr(all='ignore')\n"
+    "d = sys.argv[1]\n"
+    "def save(name, a, version=None):\n"
+    "    if version is None:\n"
+    "        np.save(f'{d}/{name}.npy', a)\n"
+    "    else:\n"
+    "        with open(f'{d}/{name}.npy', 'wb') as f:\n"
+    "            np.lib.format.write_array(f, a, version=version)\n"
+    "    np.ascontiguousarray(a).astype('<f4').tofile(f'{d}/{name}.f32')\n";
+
 static void python(const char *script) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s - '%s'", VLM_PYTHON, g_dir);
-    FILE *p = popen(cmd, "w");
-    cr_assert_not_null(p, "cannot run %s", VLM_PYTHON);
-    fputs("import sys, warnings\n"
-          "import numpy as np\n"
-          "warnings.simplefilter('ignore')\n"
-          "np.seterr(all='ignore')\n"
-          "d = sys.argv[1]\n"
-          "def save(name, a, version=None):\n"
-          "    if version is None:\n"
-          "        np.save(f'{d}/{name}.npy', a)\n"
-          "    else:\n"
-          "        with open(f'{d}/{name}.npy', 'wb') as f:\n"
-          "            np.lib.format.write_array(f, a, version=version)\n"
-          "    np.ascontiguousarray(a).astype('<f4').tofile(f'{d}/{name}.f32')\n",
-          p);
-    fputs(script, p);
-    int status = pclose(p);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "python failed (status %d):\n%s",
-              status, script);
+    vlm_test_python(g_dir, PY_PRELUDE, script);
 }
 
 /* Reads a whole file; *len gets its size. Owned result. */

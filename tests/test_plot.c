@@ -16,17 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char g_dir[] = "/tmp/vlm_test_plot_XXXXXX";
-
-static void setup(void) {
-    cr_assert_not_null(mkdtemp(g_dir), "mkdtemp failed");
-}
-
-static void teardown(void) {
-    vlm_test_rmtree(g_dir);
-}
-
-TestSuite(plot, .init = setup, .fini = teardown);
+VLM_TEST_TMPDIR_SUITE(plot)
 
 /* dir/name in one of a few rotating buffers; dir may be an earlier result. */
 static const char *pj(const char *dir, const char *name) {
@@ -38,10 +28,6 @@ static const char *pj(const char *dir, const char *name) {
     char *b = bufs[next++ % 16];
     memcpy(b, tmp, strlen(tmp) + 1);
     return b;
-}
-
-static const char *tpath(const char *name) {
-    return pj(g_dir, name);
 }
 
 static int exists(const char *path) {

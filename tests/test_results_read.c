@@ -11,17 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char g_dir[] = "/tmp/vlm_test_results_read_XXXXXX";
-
-static void setup(void) {
-    cr_assert_not_null(mkdtemp(g_dir), "mkdtemp failed");
-}
-
-static void teardown(void) { vlm_test_rmtree(g_dir); }
-
-TestSuite(results_read, .init = setup, .fini = teardown);
-
-static const char *tpath(const char *name) { return vlm_test_path(g_dir, name); }
+VLM_TEST_TMPDIR_SUITE(results_read)
 
 /* Appends raw bytes to path, as a killed or foreign writer would leave them. */
 static void append_raw(const char *path, const char *bytes) {

@@ -17,17 +17,7 @@
 
 /* ---- fixture: one temporary directory per test ------------------------------------------ */
 
-static char g_dir[] = "/tmp/vlm_test_results_XXXXXX";
-
-static void setup(void) {
-    cr_assert_not_null(mkdtemp(g_dir), "mkdtemp failed");
-}
-
-static void teardown(void) { vlm_test_rmtree(g_dir); }
-
-TestSuite(results_store, .init = setup, .fini = teardown);
-
-static const char *tpath(const char *name) { return vlm_test_path(g_dir, name); }
+VLM_TEST_TMPDIR_SUITE(results_store)
 
 /* The whole file as a string (owned), or NULL when it does not exist. */
 static char *slurp(const char *path) {

@@ -14,28 +14,7 @@
 
 #define RUN(...) vlm_test_run((char *const[]){VLM_BIN, "eval", "seedbench", __VA_ARGS__, NULL})
 
-static char g_dir[] = "/tmp/vlm_test_seedbench_XXXXXX";
-
-static void setup(void) {
-    cr_assert_not_null(mkdtemp(g_dir));
-}
-
-static void teardown(void) {
-    vlm_test_rmtree(g_dir);
-}
-
-TestSuite(seedbench, .init = setup, .fini = teardown);
-
-static const char *tpath(const char *name) {
-    return vlm_test_path(g_dir, name);
-}
-
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f, "%s", path);
-    fputs(text, f);
-    fclose(f);
-}
+VLM_TEST_TMPDIR_SUITE(seedbench)
 
 /* ---- likelihood, spec 2.2 ---- */
 
@@ -218,7 +197,7 @@ static const char SEED_REF_PY[] =
     "\n";
 
 Test(seedbench, generative_rules_agree_with_python_reference_on_3000_cases) {
-    write_text(tpath("seedref.py"), SEED_REF_PY);
+    vlm_test_write_text(tpath("seedref.py"), SEED_REF_PY);
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
              "import runpy, sys\nsys.argv = ['ref', '5', '3000']\n"
@@ -284,8 +263,8 @@ static const char QUESTIONS[] =
     "], \"question_type\": {\"Scene Understanding\": 1}}";
 
 static json_t *load(vlm_seed_mode mode, const char *preds, char **warnings) {
-    write_text(tpath("q.json"), QUESTIONS);
-    write_text(tpath("p.jsonl"), preds);
+    vlm_test_write_text(tpath("q.json"), QUESTIONS);
+    vlm_test_write_text(tpath("p.jsonl"), preds);
     vlm_seed_scorer *sc;
     vlm_error err = {0};
     cr_assert_eq(vlm_seed_scorer_create(mode, &sc, &err), VLM_OK);
@@ -303,8 +282,8 @@ static json_t *load(vlm_seed_mode mode, const char *preds, char **warnings) {
 
 static vlm_status load_err(vlm_seed_mode mode, const char *questions, const char *preds,
                            vlm_error *err) {
-    write_text(tpath("q.json"), questions);
-    write_text(tpath("p.jsonl"), preds);
+    vlm_test_write_text(tpath("q.json"), questions);
+    vlm_test_write_text(tpath("p.jsonl"), preds);
     vlm_seed_scorer *sc;
     cr_assert_eq(vlm_seed_scorer_create(mode, &sc, err), VLM_OK);
     vlm_status st = vlm_seed_load(sc, tpath("q.json"), tpath("p.jsonl"), NULL, err);
@@ -475,10 +454,10 @@ Test(seedbench, bad_list_element_named_by_index) {
 }
 
 Test(seedbench, predictions_in_a_tar_archive) {
-    write_text(tpath("q.json"), QUESTIONS);
+    vlm_test_write_text(tpath("q.json"), QUESTIONS);
     mkdir(tpath("pd"), 0755);
-    write_text(tpath("pd/part1.jsonl"), "{\"question_id\": \"101\", \"prediction\": \"B\"}\n");
-    write_text(tpath("pd/part2.jsonl"), "{\"question_id\": \"102\", \"prediction\": \"A\"}\n");
+    vlm_test_write_text(tpath("pd/part1.jsonl"), "{\"question_id\": \"101\", \"prediction\": \"B\"}\n");
+    vlm_test_write_text(tpath("pd/part2.jsonl"), "{\"question_id\": \"102\", \"prediction\": \"A\"}\n");
     char prog[512];
     snprintf(prog, sizeof prog,
              "import tarfile\nt = tarfile.open('%s', 'w')\nt.add('%s', 'pd')\nt.close()\n",
@@ -523,8 +502,8 @@ Test(seedbench, cli_help_and_usage_errors) {
 }
 
 Test(seedbench, cli_table_json_and_results_record) {
-    write_text(tpath("q.json"), QUESTIONS);
-    write_text(tpath("p.jsonl"), LOSSES);
+    vlm_test_write_text(tpath("q.json"), QUESTIONS);
+    vlm_test_write_text(tpath("p.jsonl"), LOSSES);
     vlm_run r = RUN("--questions", (char *)tpath("q.json"), "--pred", (char *)tpath("p.jsonl"),
                     "--json", (char *)tpath("s.json"), "--per-item", "--results",
                     (char *)tpath("r.jsonl"), "--model", "fastvlm", "--res", "512");
@@ -557,8 +536,8 @@ Test(seedbench, cli_table_json_and_results_record) {
 }
 
 Test(seedbench, cli_bad_input_exit_2) {
-    write_text(tpath("q.json"), "{\"questions\": [");
-    write_text(tpath("p.jsonl"), LOSSES);
+    vlm_test_write_text(tpath("q.json"), "{\"questions\": [");
+    vlm_test_write_text(tpath("p.jsonl"), LOSSES);
     vlm_run r = RUN("--questions", (char *)tpath("q.json"), "--pred", (char *)tpath("p.jsonl"));
     cr_assert_eq(r.exit_code, 2);
     cr_assert(strstr(r.err, "q.json:1:"), "%s", r.err);

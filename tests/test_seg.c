@@ -12,21 +12,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-static char g_dir[] = "/tmp/vlm_test_seg_XXXXXX";
-
-static void setup(void) {
-    cr_assert_not_null(mkdtemp(g_dir), "mkdtemp failed");
-}
-
-static void teardown(void) {
-    vlm_test_rmtree(g_dir);
-}
-
-TestSuite(seg, .init = setup, .fini = teardown);
-
-static const char *tpath(const char *name) {
-    return vlm_test_path(g_dir, name);
-}
+VLM_TEST_TMPDIR_SUITE(seg)
 
 /* Python prelude: save(name, array, fmt) writes a canonical map; reference(...) scores maps
  * the way mmseg does and writes expected.json (NaN as null). */
@@ -95,14 +81,7 @@ static const char PRELUDE[] =
     "    reference(pairs, C, **kw)\n";
 
 static void python(const char *script) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s - '%s'", VLM_PYTHON, g_dir);
-    FILE *p = popen(cmd, "w");
-    cr_assert_not_null(p, "cannot run %s", VLM_PYTHON);
-    fputs(PRELUDE, p);
-    fputs(script, p);
-    int status = pclose(p);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "python failed:\n%s", script);
+    vlm_test_python(g_dir, PRELUDE, script);
 }
 
 static void check_number(const char *what, json_t *got, json_t *want) {

@@ -13,54 +13,34 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char g_dir[] = "/tmp/vlm_test_source_XXXXXX";
-
-static void setup(void) {
-    cr_assert_not_null(mkdtemp(g_dir), "mkdtemp failed");
-}
-
-static void teardown(void) {
-    vlm_test_rmtree(g_dir);
-}
-
-TestSuite(source, .init = setup, .fini = teardown);
-
-static const char *tpath(const char *name) {
-    return vlm_test_path(g_dir, name);
-}
+VLM_TEST_TMPDIR_SUITE(source)
 
 /* Runs a Python script; `d` is the test directory and `tree` the member set every archive
  * holds (name -> bytes, in the order they are written). */
+static const char PY_PRELUDE[] =
+    "import sys, os, io, tarfile, zipfile, gzip, struct, shutil, subprocess\n"
+    "d = sys.argv[1]\n"
+    "big = bytes((i * 7 + 3) % 251 for i in range(300000))\n"
+    "tree = [('b/2.txt', b'two'), ('a.txt', b'alpha'), ('b/1.bin', big),\n"
+    "        ('empty', b''), ('c/d/e.json', b'{\"k\": 1}')]\n"
+    "def write_tar(path, mode, members=tree, prefix=''):\n"
+    "    kw = {'fileobj': path} if isinstance(path, io.BytesIO) else {'name': path}\n"
+    "    with tarfile.open(mode=mode, **kw) as t:\n"
+    "        for name, data in members:\n"
+    "            ti = tarfile.TarInfo(prefix + name); ti.size = len(data)\n"
+    "            t.addfile(ti, io.BytesIO(data))\n"
+    "def zst_raw(data):\n"
+    "    # one zstd frame of raw (stored) blocks: magic, header descriptor 0 (window\n"
+    "    # descriptor follows, no content size), window 2^17, 3-byte block headers\n"
+    "    out = struct.pack('<I', 0xFD2FB528) + bytes([0, 7 << 3])\n"
+    "    blocks = [data[i:i + 65536] for i in range(0, len(data), 65536)] or [b'']\n"
+    "    for i, b in enumerate(blocks):\n"
+    "        last = 1 if i == len(blocks) - 1 else 0\n"
+    "        out += ((len(b) << 3) | last).to_bytes(3, 'little') + b\n"
+    "    return out\n";
+
 static void python(const char *script) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s - '%s'", VLM_PYTHON, g_dir);
-    FILE *p = popen(cmd, "w");
-    cr_assert_not_null(p, "cannot run %s", VLM_PYTHON);
-    fputs("import sys, os, io, tarfile, zipfile, gzip, struct, shutil, subprocess\n"
-          "d = sys.argv[1]\n"
-          "big = bytes((i * 7 + 3) % 251 for i in range(300000))\n"
-          "tree = [('b/2.txt', b'two'), ('a.txt', b'alpha'), ('b/1.bin', big),\n"
-          "        ('empty', b''), ('c/d/e.json', b'{\"k\": 1}')]\n"
-          "def write_tar(path, mode, members=tree, prefix=''):\n"
-          "    kw = {'fileobj': path} if isinstance(path, io.BytesIO) else {'name': path}\n"
-          "    with tarfile.open(mode=mode, **kw) as t:\n"
-          "        for name, data in members:\n"
-          "            ti = tarfile.TarInfo(prefix + name); ti.size = len(data)\n"
-          "            t.addfile(ti, io.BytesIO(data))\n"
-          "def zst_raw(data):\n"
-          "    # one zstd frame of raw (stored) blocks: magic, header descriptor 0 (window\n"
-          "    # descriptor follows, no content size), window 2^17, 3-byte block headers\n"
-          "    out = struct.pack('<I', 0xFD2FB528) + bytes([0, 7 << 3])\n"
-          "    blocks = [data[i:i + 65536] for i in range(0, len(data), 65536)] or [b'']\n"
-          "    for i, b in enumerate(blocks):\n"
-          "        last = 1 if i == len(blocks) - 1 else 0\n"
-          "        out += ((len(b) << 3) | last).to_bytes(3, 'little') + b\n"
-          "    return out\n",
-          p);
-    fputs(script, p);
-    int status = pclose(p);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "python failed (status %d):\n%s",
-              status, script);
+    vlm_test_python(g_dir, PY_PRELUDE, script);
 }
 
 /* FNV-1a of the bytes, to describe an entry's content compactly. */

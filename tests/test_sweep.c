@@ -27,18 +27,7 @@
 static const int RES6[] = {64, 96, 128};
 static const char *const LLMS[] = {"qwen2-tiny", "none"};
 
-static char g_dir[] = "/tmp/vlm_test_sweep_XXXXXX";
-
-static void setup(void) {
-    cr_assert_not_null(mkdtemp(g_dir), "mkdtemp failed");
-}
-
-static void teardown(void) { vlm_test_rmtree(g_dir); }
-
-TestSuite(sweep, .init = setup, .fini = teardown);
-
-/* argv wants char *: the path buffers are writable */
-static char *tpath(const char *name) { return (char *)vlm_test_path(g_dir, name); }
+VLM_TEST_TMPDIR_SUITE(sweep)
 
 static char *slurp(const char *path) {
     FILE *f = fopen(path, "rb");

@@ -16,46 +16,30 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char g_dir[] = "/tmp/vlm_test_zeroshot_XXXXXX";
+VLM_TEST_TMPDIR_SUITE(zeroshot)
 
-static void setup(void) {
-    cr_assert_not_null(mkdtemp(g_dir), "mkdtemp failed");
-}
-
-static void teardown(void) {
-    vlm_test_rmtree(g_dir);
-}
-
-TestSuite(zeroshot, .init = setup, .fini = teardown);
+static const char PY_PRELUDE[] =
+    "import sys, json, io, tarfile\n"
+    "import numpy as np\n"
+    "d = sys.argv[1]\n"
+    "def normalise(x):\n"
+    "    return x / np.linalg.norm(x, axis=-1, keepdims=True)\n"
+    "def classifier(text):\n"
+    "    t = normalise(text.astype(np.float64))\n"
+    "    return normalise(t.mean(axis=1)).T            # [D, C]\n"
+    "def score(W, feats, labels):\n"
+    "    logits = 100 * normalise(feats.astype(np.float64)) @ W\n"
+    "    order = np.argsort(-logits, axis=1, kind='stable')   # ties: lower index first\n"
+    "    C = W.shape[1]\n"
+    "    top1 = float(np.mean(order[:, 0] == labels))\n"
+    "    top5 = float(np.mean([l in o[:5] for o, l in zip(order, labels)])) if C >= 5 "
+    "else None\n"
+    "    rec = [np.mean(order[labels == c, 0] == c) for c in range(C) if (labels == c).any()]\n"
+    "    return {'top1': top1, 'top5': top5, 'mpcr': float(np.mean(rec)),\n"
+    "            'top': order[:, :min(5, C)].tolist(), 'W': W.tolist()}\n";
 
 static void python(const char *script) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s - '%s'", VLM_PYTHON, g_dir);
-    FILE *p = popen(cmd, "w");
-    cr_assert_not_null(p, "cannot run %s", VLM_PYTHON);
-    fputs(
-        "import sys, json, io, tarfile\n"
-        "import numpy as np\n"
-        "d = sys.argv[1]\n"
-        "def normalise(x):\n"
-        "    return x / np.linalg.norm(x, axis=-1, keepdims=True)\n"
-        "def classifier(text):\n"
-        "    t = normalise(text.astype(np.float64))\n"
-        "    return normalise(t.mean(axis=1)).T            # [D, C]\n"
-        "def score(W, feats, labels):\n"
-        "    logits = 100 * normalise(feats.astype(np.float64)) @ W\n"
-        "    order = np.argsort(-logits, axis=1, kind='stable')   # ties: lower index first\n"
-        "    C = W.shape[1]\n"
-        "    top1 = float(np.mean(order[:, 0] == labels))\n"
-        "    top5 = float(np.mean([l in o[:5] for o, l in zip(order, labels)])) if C >= 5 "
-        "else None\n"
-        "    rec = [np.mean(order[labels == c, 0] == c) for c in range(C) if (labels == c).any()]\n"
-        "    return {'top1': top1, 'top5': top5, 'mpcr': float(np.mean(rec)),\n"
-        "            'top': order[:, :min(5, C)].tolist(), 'W': W.tolist()}\n",
-        p);
-    fputs(script, p);
-    int status = pclose(p);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "python failed (status %d)", status);
+    vlm_test_python(g_dir, PY_PRELUDE, script);
 }
 
 static json_t *load_json(const char *name) {

@@ -84,4 +84,43 @@ static inline const char *vlm_test_path(const char *dir, const char *name) {
     return b;
 }
 
+/* A Criterion suite whose every test gets a fresh temporary directory g_dir (removed after the
+ * test) and tpath(name) = g_dir/name (vlm_test_path's rotating buffers). */
+#define VLM_TEST_TMPDIR_SUITE(suite)                                                            \
+    static char g_dir[] = "/tmp/vlm_test_" #suite "_XXXXXX";                                    \
+    static void vlm_tmpdir_setup(void) {                                                        \
+        cr_assert_not_null(mkdtemp(g_dir), "mkdtemp failed");                                   \
+    }                                                                                           \
+    static void vlm_tmpdir_teardown(void) {                                                     \
+        vlm_test_rmtree(g_dir);                                                                 \
+    }                                                                                           \
+    TestSuite(suite, .init = vlm_tmpdir_setup, .fini = vlm_tmpdir_teardown);                    \
+    static inline char *tpath(const char *name) { /* writable, for argv */                   \
+        return (char *)vlm_test_path(g_dir, name);                                              \
+    }
+
+/* Runs VLM_PYTHON with prelude then script on its stdin and dir as sys.argv[1]; the test fails
+ * unless it exits 0. */
+#define vlm_test_python(dir, prelude, script)                                                   \
+    do {                                                                                        \
+        char vlm_cmd_[1024];                                                                    \
+        snprintf(vlm_cmd_, sizeof vlm_cmd_, "%s - '%s'", VLM_PYTHON, (dir));                    \
+        FILE *vlm_p_ = popen(vlm_cmd_, "w");                                                    \
+        cr_assert_not_null(vlm_p_, "cannot run %s", VLM_PYTHON);                                \
+        fputs((prelude), vlm_p_);                                                               \
+        fputs((script), vlm_p_);                                                                \
+        int vlm_st_ = pclose(vlm_p_);                                                           \
+        cr_assert(WIFEXITED(vlm_st_) && WEXITSTATUS(vlm_st_) == 0, "python failed:\n%s",        \
+                  (script));                                                                    \
+    } while (0)
+
+/* Writes text to path (the test fails if it cannot). */
+#define vlm_test_write_text(path, text)                                                         \
+    do {                                                                                        \
+        FILE *vlm_f_ = fopen((path), "wb");                                                     \
+        cr_assert_not_null(vlm_f_, "cannot write %s", (path));                                  \
+        fputs((text), vlm_f_);                                                                  \
+        fclose(vlm_f_);                                                                         \
+    } while (0)
+
 #endif /* VLM_TESTUTIL_H */
