@@ -595,13 +595,21 @@ static void sgemm_node_free(void *c) {
     free(s);
 }
 
+/* An A/B switch from the environment: set, non-empty and not "0". */
+static bool env_flag(const char *name) {
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0");
+}
+
 /* A 2-D f32 tensor with unit column stride: its row stride, else 0. */
 static int64_t row_stride_f32(const vg_graph *g, vg_tensor t) {
     const tensor *x = &g->t[t];
     return x->ndims == 2 && x->dt == dnnl_f32 && x->strides[1] == 1 ? x->strides[0] : 0;
 }
 
-/* Below 256 rows, in f32 on AVX2 + FMA: our GEMM on weights packed once into its panel layout
+/* From 32 to 255 rows, in f32 on AVX2 + FMA: our GEMM on weights packed once into its panel
+ * layout (fewer rows are weight-bandwidth bound, the LM head's single row above all, and stay
+ * with oneDNN's inner product)
  * (ViT-B/16's linears, M = 197, 1 thread: 62-67 GFLOP/s where oneDNN 2.6's inner product, its
  * jit sgemm on plain weights, gives 55-61). n is the node linear_impl added with src and dst as
  * its first two tensors. False (nothing changed) when the shapes or the CPU do not qualify.
@@ -617,9 +625,9 @@ static bool linear_sgemm(vg_graph *g, node *n, vg_tensor src, vg_tensor dst, vg_
     int64_t m = g->t[src].dims[0], k = g->t[src].dims[1], nout = g->t[dst].dims[1];
     int64_t ldx = row_stride_f32(g, src), ldy = row_stride_f32(g, dst);
     int64_t ldm = mul_by != VG_NONE ? row_stride_f32(g, mul_by) : 0;
-    if (m >= 256 || g->dt != dnnl_f32 || !ldx || !ldy || (mul_by != VG_NONE && !ldm) ||
+    if (m < 32 || m >= 256 || g->dt != dnnl_f32 || !ldx || !ldy || (mul_by != VG_NONE && !ldm) ||
         (mul_by != VG_NONE && (g->t[mul_by].dims[0] != m || g->t[mul_by].dims[1] != nout)) ||
-        getenv("VLM_LINEAR_ONEDNN") || getenv("VLM_LINEAR_MATMUL") || !vlm_sgemm_supported())
+        env_flag("VLM_LINEAR_ONEDNN") || env_flag("VLM_LINEAR_MATMUL") || !vlm_sgemm_supported())
         return false;
     sgemm_node *s = calloc(1, sizeof *s);
     if (!s || !(s->w = vlm_sgemm_pack(weight, bias, nout, k))) {
@@ -691,7 +699,7 @@ static vg_tensor linear_impl(vg_graph *g, vg_tensor src, vg_tensor dst, int64_t 
      * post-ops; layouts it cannot take fall back to the matmul.
      * VLM_LINEAR_MATMUL=1 forces the matmul (for A/B runs). */
     bool ip = false;
-    if (m < 256 && !getenv("VLM_LINEAR_MATMUL")) {
+    if (m < 256 && !env_flag("VLM_LINEAR_MATMUL")) {
         dnnl_memory_desc_t wi_any, bi_md;
         dnnl_inner_product_desc_t id;
         dnnl_memory_desc_init_by_tag(&wi_any, 2, (int64_t[]){nout, k}, g->dt,

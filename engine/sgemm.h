@@ -8,7 +8,7 @@
  * W is packed once into panels of 16 output columns, K-major, so the 6 x 16 micro-kernel reads
  * it as one stream; x is read in place, KC columns at a time (the block stays in L2 while every
  * panel passes over it). Written for the small-M linears of ViT-B/16-class encoders (M = 197),
- * where oneDNN 2.6 on AVX2 runs a gemm that packs the weights on every call.
+ * where oneDNN 2.6 on AVX2 runs its generic jit sgemm on plain weights.
  */
 #ifndef VLM_ENGINE_SGEMM_H
 #define VLM_ENGINE_SGEMM_H

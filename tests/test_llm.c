@@ -241,6 +241,50 @@ Test(llm, qwen2_untied_head_in_llava_layout) {
           "--tie 0 --prefix language_model.model. --lm-head language_model.lm_head.weight");
 }
 
+/* ---- which GEMM runs the linears ---------------------------------------------------------- */
+
+/* Linears counted by implementation in a qwen2-tiny plan of n tokens (synthetic weights). */
+static void linear_impls(int n, int *sgemm, int *other) {
+    vlm_ctx *ctx = ctx_new();
+    vlm_plan_params p = vlm_plan_default_params();
+    p.model = "qwen2-tiny";
+    p.tokens = n;
+    vlm_plan *plan;
+    vlm_error err = {0};
+    cr_assert_eq(vlm_plan_create(ctx, &p, &plan, &err), VLM_OK, "%s", err.msg);
+    vlm_plan_facts f;
+    vlm_plan_get_facts(plan, &f);
+    float *in = calloc((size_t)f.input_count, sizeof *in);
+    vlm_profile_entry *e = calloc((size_t)f.nodes, sizeof *e);
+    cr_assert_eq(vlm_plan_profile(plan, in, e, &err), VLM_OK, "%s", err.msg);
+    *sgemm = *other = 0;
+    for (int i = 0; i < f.nodes; i++)
+        if (!strcmp(e[i].kind, "linear"))
+            ++*(strcmp(e[i].impl, "vlm:sgemm:avx2") ? other : sgemm);
+    free(in);
+    free(e);
+    vlm_plan_destroy(plan);
+    vlm_ctx_destroy(ctx);
+}
+
+/* 32 to 255 rows run on engine/sgemm.c (what the 33-token parity test above checks), fewer
+ * rows and 256 or more on oneDNN, and VLM_LINEAR_ONEDNN=1 switches it off. */
+Test(llm, linears_of_32_to_255_rows_run_on_the_avx2_gemm) {
+    int s, o;
+    linear_impls(33, &s, &o);
+    cr_expect_eq(s, 2 * 5, "33 rows: %d linears on sgemm, %d elsewhere", s, o); /* 5 per layer */
+    cr_expect_eq(o, 1, "33 rows: the LM head (one row) stays with oneDNN");
+    linear_impls(31, &s, &o);
+    cr_expect_eq(s, 0);
+    linear_impls(256, &s, &o);
+    cr_expect_eq(s, 0);
+    setenv("VLM_LINEAR_ONEDNN", "1", 1);
+    linear_impls(33, &s, &o);
+    cr_expect_eq(s, 0);
+    cr_expect_eq(o, 2 * 5 + 1);
+    unsetenv("VLM_LINEAR_ONEDNN");
+}
+
 /* ---- layer sampling --------------------------------------------------------------------- */
 
 Test(llm, layer_sampled_plan_reports_the_whole_model) {
