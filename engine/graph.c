@@ -608,13 +608,15 @@ static int64_t row_stride_f32(const vg_graph *g, vg_tensor t) {
 }
 
 /* From 32 to 255 rows, in f32 on AVX2 + FMA: our GEMM on weights packed once into its panel
- * layout (fewer rows are weight-bandwidth bound, the LM head's single row above all, and stay
- * with oneDNN's inner product)
- * (ViT-B/16's linears, M = 197, 1 thread: 62-67 GFLOP/s where oneDNN 2.6's inner product, its
- * jit sgemm on plain weights, gives 55-61). n is the node linear_impl added with src and dst as
- * its first two tensors. False (nothing changed) when the shapes or the CPU do not qualify.
- * For A/B runs, VLM_LINEAR_ONEDNN=1 keeps oneDNN's inner product, VLM_LINEAR_MATMUL=1 its
- * matmul. */
+ * layout. ViT-B/16 (197 rows), one thread: 519-551 ms against 620 ms with oneDNN 2.6's inner
+ * product. Fewer rows are bound by weight bandwidth (the LM head's single row: 77 against 52
+ * ms) and stay with the inner product. From 256 rows oneDNN's matmul stays: it was ahead on
+ * ViT-L/14 (577 rows: 5.2-5.5 s against 5.7-5.9 s) and Qwen2-0.5B (280 rows: 2.9-3.2 against
+ * 3.3-3.4 s), though behind on Qwen2-1.5B (280 rows, 4-layer sample: 11.7-14.0 against
+ * 9.7-10.2 s), so the choice wants measuring per shape. n is the node linear_impl added with
+ * src and dst as its first two tensors. False (nothing changed) when the shapes or the CPU do
+ * not qualify. For A/B runs, VLM_LINEAR_ONEDNN=1 keeps oneDNN's inner product,
+ * VLM_LINEAR_MATMUL=1 its matmul, and VLM_LINEAR_SGEMM=1 takes this GEMM from 256 rows on. */
 static bool linear_sgemm(vg_graph *g, node *n, vg_tensor src, vg_tensor dst, vg_tensor mul_by,
                          const float *weight, const float *bias, vg_act act, bool accumulate) {
     static const vlm_sgemm_act acts[] = {
@@ -625,7 +627,8 @@ static bool linear_sgemm(vg_graph *g, node *n, vg_tensor src, vg_tensor dst, vg_
     int64_t m = g->t[src].dims[0], k = g->t[src].dims[1], nout = g->t[dst].dims[1];
     int64_t ldx = row_stride_f32(g, src), ldy = row_stride_f32(g, dst);
     int64_t ldm = mul_by != VG_NONE ? row_stride_f32(g, mul_by) : 0;
-    if (m < 32 || m >= 256 || g->dt != dnnl_f32 || !ldx || !ldy || (mul_by != VG_NONE && !ldm) ||
+    if (m < 32 || (m >= 256 && !env_flag("VLM_LINEAR_SGEMM")) || g->dt != dnnl_f32 || !ldx ||
+        !ldy || (mul_by != VG_NONE && !ldm) ||
         (mul_by != VG_NONE && (g->t[mul_by].dims[0] != m || g->t[mul_by].dims[1] != nout)) ||
         env_flag("VLM_LINEAR_ONEDNN") || env_flag("VLM_LINEAR_MATMUL") || !vlm_sgemm_supported())
         return false;

@@ -2,10 +2,12 @@
  * AVX2 + FMA single-precision GEMM with pre-packed weights (see sgemm.h).
  *
  * Blocking, for one core's L1 (32 KiB) and L2 (512 KiB) on the machines we target:
- *   for each KC = 256 block of K             (x[:, kc] is M x 1 KiB: in L2 for M <= ~400)
- *     for each 16-column weight panel (threads split the panels)
- *       (the panel's KC x 16 sliver, 16 KiB, stays in L1)
- *       for each 6-row block of x: the 6 x 16 micro-kernel, 12 ymm accumulators
+ *   for each block of 32 weight panels (512 columns: that y block stays in L3 over K)
+ *     for each KC = 256 block of K
+ *       for each MC = 192 block of rows (x[rows, kc] is 192 KiB: in L2)
+ *         for each 16-column weight panel (threads split the panels)
+ *           (the panel's KC x 16 sliver, 16 KiB, stays in L1)
+ *           for each 6-row block of x: the 6 x 16 micro-kernel, 12 ymm accumulators
  * The first K block starts from the bias (or from y with accumulate); the last one applies the
  * activation and the multiplier in registers before storing. Row and column tails go through
  * a 6 x 16 scratch tile, so the micro-kernel has one shape.
@@ -19,6 +21,8 @@
 #define MR 6
 #define NR 16
 #define KC 256
+#define MC 192        /* rows of x per block: 192 x KC floats = 192 KiB, in L2 */
+#define NC_PANELS 32  /* weight panels per block: the y block (M x 512) stays in L3 */
 
 struct vlm_sgemm_w {
     int64_t n, k, panels;
@@ -263,36 +267,41 @@ AVX static void run_avx(const vlm_sgemm_w *w, const vlm_sgemm_args *a) {
     /* the last m % 6 rows of each K block, padded to 6 with copies of the last row (whose
      * results are discarded), so the micro-kernel always reads 6 rows */
     float tail[MR * KC] __attribute__((aligned(32)));
-    for (int64_t p0 = 0; p0 < k; p0 += KC) {
-        int64_t kc = k - p0 < KC ? k - p0 : KC;
-        bool first = p0 == 0, last = p0 + kc == k;
-        for (int64_t i = 0; tail0 < m && i < MR; i++) {
-            int64_t r = tail0 + i < m ? tail0 + i : m - 1;
-            memcpy(tail + i * KC, a->x + r * a->ldx + p0, (size_t)kc * sizeof(float));
-        }
+    for (int64_t jc = 0; jc < panels; jc += NC_PANELS) {
+        int64_t jend = jc + NC_PANELS < panels ? jc + NC_PANELS : panels;
+        for (int64_t p0 = 0; p0 < k; p0 += KC) {
+            int64_t kc = k - p0 < KC ? k - p0 : KC;
+            bool first = p0 == 0, last = p0 + kc == k;
+            for (int64_t i = 0; tail0 < m && i < MR; i++) {
+                int64_t r = tail0 + i < m ? tail0 + i : m - 1;
+                memcpy(tail + i * KC, a->x + r * a->ldx + p0, (size_t)kc * sizeof(float));
+            }
+            for (int64_t ic = 0; ic < m; ic += MC) {
+                int64_t iend = ic + MC < m ? ic + MC : m;
 #pragma omp parallel for schedule(static)
-        for (int64_t jp = 0; jp < panels; jp++) {
-            int64_t j0 = jp * NR, cols = n - j0 < NR ? n - j0 : NR;
-            tile t = {.b = w->data + (jp * k + p0) * NR,
-                      .bias = w->bias + j0,
-                      .lda = a->ldx,
-                      .ldc = a->ldy,
-                      .ldm = a->ldm,
-                      .kc = kc,
-                      .first = first,
-                      .last = last,
-                      .accumulate = a->accumulate,
-                      .act = a->act};
-            for (int64_t i0 = 0; i0 < m; i0 += MR) {
-                int64_t rows = m - i0 < MR ? m - i0 : MR;
-                t.a = rows == MR ? a->x + i0 * a->ldx + p0 : tail;
-                t.lda = rows == MR ? a->ldx : KC;
-                t.c = a->y + i0 * a->ldy + j0;
-                t.mul = a->mul ? a->mul + i0 * a->ldm + j0 : NULL;
-                if (rows == MR && cols == NR)
-                    kernel(&t);
-                else
-                    kernel_edge(&t, rows, cols);
+                for (int64_t jp = jc; jp < jend; jp++) {
+                    int64_t j0 = jp * NR, cols = n - j0 < NR ? n - j0 : NR;
+                    tile t = {.b = w->data + (jp * k + p0) * NR,
+                              .bias = w->bias + j0,
+                              .ldc = a->ldy,
+                              .ldm = a->ldm,
+                              .kc = kc,
+                              .first = first,
+                              .last = last,
+                              .accumulate = a->accumulate,
+                              .act = a->act};
+                    for (int64_t i0 = ic; i0 < iend; i0 += MR) {
+                        int64_t rows = m - i0 < MR ? m - i0 : MR;
+                        t.a = rows == MR ? a->x + i0 * a->ldx + p0 : tail;
+                        t.lda = rows == MR ? a->ldx : KC;
+                        t.c = a->y + i0 * a->ldy + j0;
+                        t.mul = a->mul ? a->mul + i0 * a->ldm + j0 : NULL;
+                        if (rows == MR && cols == NR)
+                            kernel(&t);
+                        else
+                            kernel_edge(&t, rows, cols);
+                    }
+                }
             }
         }
     }

@@ -268,7 +268,8 @@ static void linear_impls(int n, int *sgemm, int *other) {
 }
 
 /* 32 to 255 rows run on engine/sgemm.c (what the 33-token parity test above checks), fewer
- * rows and 256 or more on oneDNN, and VLM_LINEAR_ONEDNN=1 switches it off. */
+ * rows and 256 or more on oneDNN unless VLM_LINEAR_SGEMM=1, and VLM_LINEAR_ONEDNN=1 switches
+ * it off. */
 Test(llm, linears_of_32_to_255_rows_run_on_the_avx2_gemm) {
     int s, o;
     linear_impls(33, &s, &o);
@@ -278,6 +279,10 @@ Test(llm, linears_of_32_to_255_rows_run_on_the_avx2_gemm) {
     cr_expect_eq(s, 0);
     linear_impls(256, &s, &o);
     cr_expect_eq(s, 0);
+    setenv("VLM_LINEAR_SGEMM", "1", 1); /* from 256 rows only when asked for */
+    linear_impls(256, &s, &o);
+    cr_expect_eq(s, 2 * 5);
+    unsetenv("VLM_LINEAR_SGEMM");
     setenv("VLM_LINEAR_ONEDNN", "1", 1);
     linear_impls(33, &s, &o);
     cr_expect_eq(s, 0);

@@ -117,6 +117,14 @@ Test(sgemm, tile_and_block_edges) {
                                   false, (int64_t)((a * 3 + c) % 3)});
 }
 
+/* More rows than one 192-row block and more columns than one 512-column block, with every
+ * post-op: the blocks meet without gaps or double counting. */
+Test(sgemm, several_row_and_column_blocks) {
+    cr_assert(vlm_sgemm_supported());
+    check(&(ref_case){400, 600, 1100, VLM_SGEMM_SILU, true, true, true, 3});
+    check(&(ref_case){385, 257, 520, VLM_SGEMM_NONE, false, false, false, 0});
+}
+
 Test(sgemm, every_activation_with_sum_and_multiplier) {
     cr_assert(vlm_sgemm_supported());
     for (int act = VLM_SGEMM_NONE; act <= VLM_SGEMM_SIGMOID; act++)
