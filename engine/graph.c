@@ -571,7 +571,7 @@ fail:
     return g->status == VLM_OK ? dst : VG_NONE;
 }
 
-/* ---- linears below 256 rows: vlm_sgemm (engine/sgemm.c) ------------------------------- */
+/* ---- linears of 32 to 255 rows: vlm_sgemm (engine/sgemm.c) ---------------------------- */
 
 typedef struct sgemm_node {
     vlm_sgemm_w *w;
