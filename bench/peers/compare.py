@@ -588,6 +588,40 @@ def torch_worker(argv):
 # image towers: preparation of weights, onnx, input, expected output (in this process)
 # --------------------------------------------------------------------------------------
 
+def reuse_prep(d, files, key, label):
+    """The metadata (prep.json) of the preparation in d when it was made under key and all its
+    files are there; else None, after removing what an older or broken preparation left (an
+    ONNX file in a subfolder takes the folder with it: its external data)."""
+    meta_path = os.path.join(d, "prep.json")
+    if all(os.path.exists(p) for p in files.values()) and os.path.exists(meta_path):
+        with open(meta_path) as f:
+            old = json.load(f)
+        if old.get("key") == key:
+            log(f"{label}: reusing {d}")
+            return old
+    for k, p in files.items():
+        if k == "onnx" and os.path.dirname(p) != d:
+            shutil.rmtree(os.path.dirname(p), ignore_errors=True)
+        elif os.path.exists(p):
+            os.remove(p)
+    if os.path.exists(meta_path):
+        os.remove(meta_path)
+    os.makedirs(d, exist_ok=True)
+    return None
+
+
+def run_prep_child(d, key, cmd, threads, what):
+    """Runs a preparation child (cmd prints its info as JSON) and records the info under key in
+    d/prep.json, unless the ONNX export failed (the next run then tries again)."""
+    info, rss = run_json(cmd, child_env(threads), what, stderr_live=True)
+    info["key"] = key
+    info["peak_rss_mb"] = rss
+    if info.get("onnx_error") is None:
+        with open(os.path.join(d, "prep.json"), "w") as f:
+            json.dump(info, f, indent=1)
+    return info
+
+
 def prepare(model_name, h, w, seed, ref_dtype, opset, d, threads):
     os.makedirs(d, exist_ok=True)
     files = {k: os.path.join(d, f) for k, f in (("weights", "weights.safetensors"),
@@ -598,15 +632,9 @@ def prepare(model_name, h, w, seed, ref_dtype, opset, d, threads):
            "ref_dtype": ref_dtype, "opset": opset, "fastvit_ref_sha256": sha256_file(REF_PY),
            "torch": torch.__version__}
     meta_path = os.path.join(d, "prep.json")
-    if all(os.path.exists(p) for p in files.values()) and os.path.exists(meta_path):
-        with open(meta_path) as f:
-            old = json.load(f)
-        if old.get("key") == key:
-            log(f"{model_name} {h}x{w}: reusing {d}")
-            return files, old
-    for p in list(files.values()) + [meta_path]:
-        if os.path.exists(p):
-            os.remove(p)
+    old = reuse_prep(d, files, key, f"{model_name} {h}x{w}")
+    if old is not None:
+        return files, old
 
     torch.set_num_threads(threads)
     t0 = time.time()
@@ -789,29 +817,14 @@ def prepare_llm(a, model_name, n, d, threads):
            "tokens": n, "seed": a.seed, "ref_dtype": a.ref_dtype, "rope": LLM_ROPE,
            "opset": LLM_OPSET, "qwen2_ref_sha256": sha256_file(QREF_PY),
            "torch": torch.__version__}
-    meta_path = os.path.join(d, "prep.json")
-    if all(os.path.exists(p) for p in files.values()) and os.path.exists(meta_path):
-        with open(meta_path) as f:
-            old = json.load(f)
-        if old.get("key") == key:
-            log(f"{model_name} {n} tok: reusing {d}")
-            return files, old
-    for k, p in files.items():
-        if k != "onnx" and os.path.exists(p):
-            os.remove(p)
-    if os.path.exists(meta_path):
-        os.remove(meta_path)
-    shutil.rmtree(os.path.dirname(files["onnx"]), ignore_errors=True)   # + external data
-    os.makedirs(d, exist_ok=True)
+    old = reuse_prep(d, files, key, f"{model_name} {n} tok")
+    if old is not None:
+        return files, old
     cmd = [sys.executable, os.path.abspath(__file__), "llm-prepare", "--model", model_name,
            "--tokens", str(n), "--seed", str(a.seed), "--ref-dtype", a.ref_dtype, "--dir", d,
            "--threads", str(threads)]
-    info, rss = run_json(cmd, child_env(threads), "LLM preparation", stderr_live=True)
-    info["key"] = key
-    info["peak_rss_mb"] = rss
-    if info.get("onnx_error") is None:
-        with open(meta_path, "w") as f:
-            json.dump(info, f, indent=1)
+    info = run_prep_child(d, key, cmd, threads, "LLM preparation")
+    rss = info["peak_rss_mb"]
     log(f"{model_name} {n} tok: preparation peak RSS {fmt_gib(rss)} GiB "
         f"(estimated {info['estimated_peak_bytes'] / 2**30:.2f} GiB)")
     return files, info
@@ -920,31 +933,15 @@ def prepare_encoder(a, model_name, h, w, d, threads):
     key = {"version": ENC_PREP_VERSION, "model": model_name, "height": h, "width": w,
            "seed": a.seed, "ref_dtype": a.ref_dtype, "opset": a.opset,
            "vit_ref_sha256": sha256_file(VREF_PY), "torch": torch.__version__}
-    meta_path = os.path.join(d, "prep.json")
-    if all(os.path.exists(p) for p in files.values()) and os.path.exists(meta_path):
-        with open(meta_path) as f:
-            old = json.load(f)
-        if old.get("key") == key:
-            log(f"{model_name} {h}x{w}: reusing {d}")
-            return files, old
-    for k, p in files.items():
-        if k != "onnx" and os.path.exists(p):
-            os.remove(p)
-    if os.path.exists(meta_path):
-        os.remove(meta_path)
-    shutil.rmtree(os.path.dirname(files["onnx"]), ignore_errors=True)   # + external data
-    os.makedirs(d, exist_ok=True)
+    old = reuse_prep(d, files, key, f"{model_name} {h}x{w}")
+    if old is not None:
+        return files, old
     cmd = [sys.executable, os.path.abspath(__file__), "encoder-prepare", "--model", model_name,
            "--height", str(h), "--width", str(w), "--seed", str(a.seed),
            "--ref-dtype", a.ref_dtype, "--opset", str(a.opset), "--dir", d,
            "--threads", str(threads)]
-    info, rss = run_json(cmd, child_env(threads), "encoder preparation", stderr_live=True)
-    info["key"] = key
-    info["peak_rss_mb"] = rss
-    if info.get("onnx_error") is None:
-        with open(meta_path, "w") as f:
-            json.dump(info, f, indent=1)
-    log(f"{model_name} {h}x{w}: preparation peak RSS {fmt_gib(rss)} GiB")
+    info = run_prep_child(d, key, cmd, threads, "encoder preparation")
+    log(f"{model_name} {h}x{w}: preparation peak RSS {fmt_gib(info['peak_rss_mb'])} GiB")
     return files, info
 
 
