@@ -48,6 +48,12 @@ vlm_status vlm_error_set(vlm_error *err, vlm_status status, const char *fmt, ...
 /* Resets err (if non-NULL) to VLM_OK with an empty message. */
 void vlm_error_clear(vlm_error *err);
 
+/* Reads one whole regular file (no archive handling) into *data, malloc'd and NUL-terminated,
+ * its length in *len. Files over max_bytes are VLM_ERR_FORMAT "too large"; a missing or
+ * unreadable file, or one that is not a regular file, VLM_ERR_IO naming the path. */
+vlm_status vlm_read_file(const char *path, uint8_t **data, size_t *len, size_t max_bytes,
+                         vlm_error *err);
+
 /* ---- backend facts ---------------------------------------------------------------------- */
 
 typedef struct vlm_backend_info {

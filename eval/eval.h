@@ -185,9 +185,7 @@ const char *vlm_source_path(const vlm_source *s);
 /* Closes s; NULL is a no-op. */
 void vlm_source_close(vlm_source *s);
 
-/* Reads one whole plain file (no archive handling) into a malloc'd NUL-terminated buffer. */
-vlm_status vlm_read_file(const char *path, uint8_t **data, size_t *len, size_t max_bytes,
-                         vlm_error *err);
+/* (vlm_read_file, one whole plain file, is in engine/engine.h) */
 
 /* (end of data sources) */
 

@@ -202,30 +202,11 @@ static vlm_status load_dir(const char *dir, vlm_published *out, vlm_error *err) 
             continue;
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        FILE *f = fopen(path, "rb");
-        if (!f) {
-            st = vlm_error_set(err, VLM_ERR_IO, "%s: cannot open", path);
-            break;
-        }
-        size_t cap = 1 << 16, len = 0;
-        char *buf = malloc(cap);
-        for (size_t r; buf && (r = fread(buf + len, 1, cap - len, f)) > 0;) {
-            len += r;
-            if (len == cap) {
-                char *nb = realloc(buf, cap *= 2);
-                if (!nb)
-                    free(buf);
-                buf = nb;
-            }
-        }
-        int bad = ferror(f);
-        fclose(f);
-        if (!buf)
-            st = vlm_error_set(err, VLM_ERR_NOMEM, "%s: out of memory", path);
-        else if (bad)
-            st = vlm_error_set(err, VLM_ERR_IO, "%s: read failed", path);
-        else
-            st = add_table(out, path, e->d_name, buf, len, err);
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        st = vlm_read_file(path, &buf, &len, (size_t)64 << 20, err);
+        if (st == VLM_OK)
+            st = add_table(out, path, e->d_name, (const char *)buf, len, err);
         free(buf);
     }
     closedir(d);

@@ -7,38 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static vlm_status slurp(const char *path, char **text, size_t *len, vlm_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return vlm_error_set(err, VLM_ERR_IO, "%s: cannot open results file: %s", path,
-                             strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (!buf) {
-            fclose(f);
-            return vlm_error_set(err, VLM_ERR_NOMEM, "%s: out of memory reading", path);
-        }
-        n += fread(buf + n, 1, cap - n - 1, f);
-        if (n < cap - 1)
-            break;
-        char *nb = realloc(buf, cap *= 2);
-        if (!nb)
-            free(buf);
-        buf = nb;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return vlm_error_set(err, VLM_ERR_IO, "%s: read error", path);
-    }
-    buf[n] = '\0';
-    *text = buf;
-    *len = n;
-    return VLM_OK;
-}
-
 static int push(vlm_results *r, int *cap, json_t *rec) {
     if (r->n == *cap) {
         int ncap = *cap ? 2 * *cap : 64;
@@ -61,9 +29,11 @@ static int blank(const char *s, size_t n) {
 
 vlm_status vlm_results_read(const char *path, vlm_results *out, vlm_error *err) {
     *out = (vlm_results){0};
-    char *text = NULL;
+    uint8_t *data = NULL;
     size_t len = 0;
-    vlm_status st = slurp(path, &text, &len, err);
+    /* a results store of years of CI runs stays far below 1 GiB */
+    vlm_status st = vlm_read_file(path, &data, &len, (size_t)1 << 30, err);
+    char *text = (char *)data;
     if (st)
         return st;
     int cap = 0, lineno = 0;

@@ -311,44 +311,13 @@ static uint64_t fnv1a64(const unsigned char *b, size_t n) {
     return h;
 }
 
-static vlm_status read_file(const char *path, char **text, size_t *len, vlm_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return vlm_error_set(err, VLM_ERR_IO, "%s: cannot open suite file: %s", path,
-                             strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (!buf) {
-            fclose(f);
-            return vlm_error_set(err, VLM_ERR_NOMEM, "%s: out of memory reading", path);
-        }
-        n += fread(buf + n, 1, cap - n - 1, f);
-        if (n < cap - 1)
-            break;
-        char *nb = realloc(buf, cap *= 2);
-        if (!nb)
-            free(buf);
-        buf = nb;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return vlm_error_set(err, VLM_ERR_IO, "%s: read error", path);
-    }
-    buf[n] = '\0';
-    *text = buf;
-    *len = n;
-    return VLM_OK;
-}
-
 vlm_status vlm_suite_load(const char *path, vlm_suite *out, vlm_error *err) {
     *out = (vlm_suite){
         .text_tokens = -1, .warmup = -1, .min_reps = -1, .min_time_s = -1, .max_time_s = -1};
-    char *text = NULL;
+    uint8_t *data = NULL;
     size_t len = 0;
-    vlm_status st = read_file(path, &text, &len, err);
+    vlm_status st = vlm_read_file(path, &data, &len, (size_t)16 << 20, err); /* 16 MiB */
+    char *text = (char *)data;
     if (st) {
         *out = (vlm_suite){0};
         return st;
