@@ -283,6 +283,12 @@ Test(llm, linears_of_32_to_255_rows_run_on_the_avx2_gemm) {
     linear_impls(256, &s, &o);
     cr_expect_eq(s, 2 * 5);
     unsetenv("VLM_LINEAR_SGEMM");
+    setenv("VLM_LINEAR_ONEDNN", "0", 1); /* "0" and "" mean off */
+    linear_impls(33, &s, &o);
+    cr_expect_eq(s, 2 * 5);
+    setenv("VLM_LINEAR_ONEDNN", "", 1);
+    linear_impls(33, &s, &o);
+    cr_expect_eq(s, 2 * 5);
     setenv("VLM_LINEAR_ONEDNN", "1", 1);
     linear_impls(33, &s, &o);
     cr_expect_eq(s, 0);

@@ -265,3 +265,14 @@ Test(results_read, config_key_changes_with_every_config_field) {
     json_decref(a);
     json_decref(b);
 }
+
+/* A folder or a missing file given as the store: a clear error naming the path, no records. */
+Test(results_read, folder_or_missing_file_is_a_clear_error) {
+    vlm_results r;
+    vlm_error err = {0};
+    cr_assert_eq(vlm_results_read(g_dir, &r, &err), VLM_ERR_IO);
+    cr_expect(strstr(err.msg, g_dir) && strstr(err.msg, "not a regular file"), "%s", err.msg);
+    cr_expect_eq(r.n, 0);
+    cr_assert_eq(vlm_results_read(tpath("none.jsonl"), &r, &err), VLM_ERR_IO);
+    cr_expect(strstr(err.msg, "none.jsonl") && strstr(err.msg, "cannot open"), "%s", err.msg);
+}
