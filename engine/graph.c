@@ -571,17 +571,19 @@ fail:
     return g->status == VLM_OK ? dst : VG_NONE;
 }
 
-/* ---- linears of 32 to 255 rows: vlm_sgemm (engine/sgemm.c) ---------------------------- */
+/* ---- linears of 32 rows or more: vlm_sgemm (engine/sgemm.c) ---------------------------- */
 
 typedef struct sgemm_node {
     vlm_sgemm_w *w;
     vlm_sgemm_args a; /* x, y and mul come from the node's tensors at run time */
     bool has_mul;
+    void *const *work; /* the graph's shared scratchpad (nodes run one at a time) */
 } sgemm_node;
 
 static void sgemm_node_run(void *c, void *const *ptrs) {
     const sgemm_node *s = c;
     vlm_sgemm_args a = s->a;
+    a.work = *s->work;
     a.x = ptrs[0];
     a.y = ptrs[1];
     a.mul = s->has_mul ? ptrs[2] : NULL;
@@ -607,16 +609,16 @@ static int64_t row_stride_f32(const vg_graph *g, vg_tensor t) {
     return x->ndims == 2 && x->dt == dnnl_f32 && x->strides[1] == 1 ? x->strides[0] : 0;
 }
 
-/* From 32 to 255 rows, in f32 on AVX2 + FMA: our GEMM on weights packed once into its panel
- * layout. ViT-B/16 (197 rows), one thread: 519-551 ms against 620 ms with oneDNN 2.6's inner
- * product. Fewer rows are bound by weight bandwidth (the LM head's single row: 77 against 52
- * ms) and stay with the inner product. From 256 rows oneDNN's matmul stays: it was ahead on
- * ViT-L/14 (577 rows: 5.2-5.5 s against 5.7-5.9 s) and Qwen2-0.5B (280 rows: 2.9-3.2 against
- * 3.3-3.4 s), though behind on Qwen2-1.5B (280 rows, 4-layer sample: 11.7-14.0 against
- * 9.7-10.2 s), so the choice wants measuring per shape. n is the node linear_impl added with
- * src and dst as its first two tensors. False (nothing changed) when the shapes or the CPU do
- * not qualify. For A/B runs, VLM_LINEAR_ONEDNN=1 keeps oneDNN's inner product,
- * VLM_LINEAR_MATMUL=1 its matmul, and VLM_LINEAR_SGEMM=1 takes this GEMM from 256 rows on. */
+/* From 32 rows on, in f32 on AVX2 + FMA: our GEMM on weights packed once into its panel
+ * layout. Per shape (bench/tools/linear_shapes.c: `vlm-linear-bench`, interleaved medians,
+ * one thread) it is level with or ahead of both oneDNN 2.6 primitives on every linear of
+ * ViT-B/16, ViT-L/14 and Qwen2-0.5B/1.5B: 56-74 GFLOP/s where the inner product runs
+ * ViT-B/16's fc1 at 47 and the matmul runs Qwen2-1.5B's 280 x 8960 -> 1536 at 47. Fewer rows
+ * are bound by weight bandwidth (the LM head's single row: 77 against 52 ms) and stay with the
+ * inner product. n is the node linear_impl added with src and dst as its first two tensors.
+ * False (nothing changed) when the shapes or the CPU do not qualify. For A/B runs,
+ * VLM_LINEAR_ONEDNN=1 keeps oneDNN's inner product (below 256 rows) or matmul, and
+ * VLM_LINEAR_MATMUL=1 its matmul. */
 static bool linear_sgemm(vg_graph *g, node *n, vg_tensor src, vg_tensor dst, vg_tensor mul_by,
                          const float *weight, const float *bias, vg_act act, bool accumulate) {
     static const vlm_sgemm_act acts[] = {
@@ -627,7 +629,7 @@ static bool linear_sgemm(vg_graph *g, node *n, vg_tensor src, vg_tensor dst, vg_
     int64_t m = g->t[src].dims[0], k = g->t[src].dims[1], nout = g->t[dst].dims[1];
     int64_t ldx = row_stride_f32(g, src), ldy = row_stride_f32(g, dst);
     int64_t ldm = mul_by != VG_NONE ? row_stride_f32(g, mul_by) : 0;
-    if (m < 32 || (m >= 256 && !env_flag("VLM_LINEAR_SGEMM")) || g->dt != dnnl_f32 || !ldx ||
+    if (m < 32 || g->dt != dnnl_f32 || !ldx ||
         !ldy || (mul_by != VG_NONE && !ldm) ||
         (mul_by != VG_NONE && (g->t[mul_by].dims[0] != m || g->t[mul_by].dims[1] != nout)) ||
         env_flag("VLM_LINEAR_ONEDNN") || env_flag("VLM_LINEAR_MATMUL") || !vlm_sgemm_supported())
@@ -643,6 +645,9 @@ static bool linear_sgemm(vg_graph *g, node *n, vg_tensor src, vg_tensor dst, vg_
     s->has_mul = mul_by != VG_NONE;
     if (s->has_mul)
         node_arg(n, 2, mul_by);
+    s->work = &g->scratch;
+    if (vlm_sgemm_work_bytes(m) > g->scratch_bytes)
+        g->scratch_bytes = vlm_sgemm_work_bytes(m);
     n->fn = sgemm_node_run;
     n->ctx = s;
     n->ctx_free = sgemm_node_free;

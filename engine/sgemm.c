@@ -2,27 +2,42 @@
  * AVX2 + FMA single-precision GEMM with pre-packed weights (see sgemm.h).
  *
  * Blocking, for one core's L1 (32 KiB) and L2 (512 KiB) on the machines we target:
- *   for each block of 32 weight panels (512 columns: that y block stays in L3 over K)
- *     for each KC = 256 block of K
- *       for each MC = 192 block of rows (x[rows, kc] is 192 KiB: in L2)
- *         for each 16-column weight panel (threads split the panels)
- *           (the panel's KC x 16 sliver, 16 KiB, stays in L1)
- *           for each 6-row block of x: the 6 x 16 micro-kernel, 12 ymm accumulators
- * The first K block starts from the bias (or from y with accumulate); the last one applies the
- * activation and the multiplier in registers before storing. Row and column tails go through
- * a 6 x 16 scratch tile, so the micro-kernel has one shape.
+ *   for each KC = 256 block of K
+ *     for each block of at most 300 rows (the rows split evenly, in multiples of 6)
+ *       pack x[rows, kc] into 6-row micro-panels (at most 300 KiB: it stays in L2)
+ *       for each 16-column weight panel
+ *         (the panel's KC x 16 sliver, 16 KiB, stays in L1)
+ *         for each 6-row micro-panel: the 6 x 16 micro-kernel, 12 ymm accumulators
+ * Threads split the panels or the rows (run_avx says when). The weights stream from memory
+ * once per row block, about 1 GB/s per core at full speed.
+ * The first K block adds the bias (and y with accumulate); the last one applies the
+ * activation and the multiplier in registers before storing. Column tails go through a 6 x 16
+ * scratch tile, so the micro-kernel has one shape.
  */
 #include "engine/sgemm.h"
 
 #include <immintrin.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MR 6
 #define NR 16
 #define KC 256
-#define MC 192        /* rows of x per block: 192 x KC floats = 192 KiB, in L2 */
-#define NC_PANELS 32  /* weight panels per block: the y block (M x 512) stays in L3 */
+#define MC_MAX 300 /* rows per block: 300 x KC floats = 300 KiB of packed x, in L2 */
+
+/* Rows per block for m rows: as even as the 300-row limit allows, so no block is a sliver
+ * (197 rows is one block of 198, 577 two of 294). */
+static int64_t row_block(int64_t m) {
+    int64_t blocks = (m + MC_MAX - 1) / MC_MAX, rows = (m + blocks - 1) / blocks;
+    return (rows + MR - 1) / MR * MR;
+}
+
+/* Room for every row of x packed (threads that split the rows pack their own shares). */
+size_t vlm_sgemm_work_bytes(int64_t m) {
+    int64_t rows = m < 1 ? 1 : m;
+    return (size_t)((rows + MR - 1) / MR * MR * KC) * sizeof(float);
+}
 
 struct vlm_sgemm_w {
     int64_t n, k, panels;
@@ -149,60 +164,75 @@ AVX static inline __m256 v_act(__m256 x, vlm_sgemm_act act) {
     return x;
 }
 
-/* One 6 x 16 tile over kc: c = (first ? start : c) + a[6, kc] b[kc, 16]; start = y_old + bias
- * when accumulating, else bias. With last, post-ops before the store. Rows of a and c at
- * strides lda and ldc; m rows of c (<= 6) are read and written (a's missing rows repeat). */
+/* One 6 x 16 tile over kc: c = post((first ? start : c) + a[6, kc] b[kc, 16]); start = y_old +
+ * bias when accumulating, else bias; post (activation, multiplier) only with last. a is a
+ * packed micro-panel (a[p * 6 + r]); c and mul rows at strides ldc and ldm. The products are
+ * summed from zero and c is read after the K loop: the prefetches issued at entry have brought
+ * its lines (and mul's) in by then, where a load at entry would wait on them. */
 typedef struct tile {
     const float *a, *b, *bias, *mul;
     float *c;
-    int64_t lda, ldc, ldm, kc;
+    int64_t ldc, ldm, kc;
     bool first, last, accumulate;
     vlm_sgemm_act act;
 } tile;
 
 AVX static void kernel(const tile *t) {
-    const float *a0 = t->a, *a1 = a0 + t->lda, *a2 = a1 + t->lda, *a3 = a2 + t->lda,
-                *a4 = a3 + t->lda, *a5 = a4 + t->lda;
     float *c = t->c;
     int64_t ldc = t->ldc;
-    __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
-    if (t->first && !t->accumulate) {
-        c00 = c10 = c20 = c30 = c40 = c50 = _mm256_load_ps(t->bias);
-        c01 = c11 = c21 = c31 = c41 = c51 = _mm256_load_ps(t->bias + 8);
-    } else {
-        c00 = _mm256_loadu_ps(c), c01 = _mm256_loadu_ps(c + 8);
-        c10 = _mm256_loadu_ps(c + ldc), c11 = _mm256_loadu_ps(c + ldc + 8);
-        c20 = _mm256_loadu_ps(c + 2 * ldc), c21 = _mm256_loadu_ps(c + 2 * ldc + 8);
-        c30 = _mm256_loadu_ps(c + 3 * ldc), c31 = _mm256_loadu_ps(c + 3 * ldc + 8);
-        c40 = _mm256_loadu_ps(c + 4 * ldc), c41 = _mm256_loadu_ps(c + 4 * ldc + 8);
-        c50 = _mm256_loadu_ps(c + 5 * ldc), c51 = _mm256_loadu_ps(c + 5 * ldc + 8);
-        if (t->first) { /* accumulate: y_old + bias */
-            __m256 b0 = _mm256_load_ps(t->bias), b1 = _mm256_load_ps(t->bias + 8);
-            c00 = _mm256_add_ps(c00, b0), c01 = _mm256_add_ps(c01, b1);
-            c10 = _mm256_add_ps(c10, b0), c11 = _mm256_add_ps(c11, b1);
-            c20 = _mm256_add_ps(c20, b0), c21 = _mm256_add_ps(c21, b1);
-            c30 = _mm256_add_ps(c30, b0), c31 = _mm256_add_ps(c31, b1);
-            c40 = _mm256_add_ps(c40, b0), c41 = _mm256_add_ps(c41, b1);
-            c50 = _mm256_add_ps(c50, b0), c51 = _mm256_add_ps(c51, b1);
+    bool read_c = !t->first || t->accumulate, mul = t->last && t->mul;
+    for (int i = 0; i < MR; i++) {
+        if (read_c || t->first) { /* lines about to be read, or written whole */
+            _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+            _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
+        }
+        if (mul) {
+            _mm_prefetch((const char *)(t->mul + i * t->ldm), _MM_HINT_T0);
+            _mm_prefetch((const char *)(t->mul + i * t->ldm + NR - 1), _MM_HINT_T0);
         }
     }
-    const float *b = t->b;
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+           c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    const float *a = t->a, *b = t->b;
     int64_t kc = t->kc;
 #pragma GCC unroll 4
     for (int64_t p = 0; p < kc; p++) {
         __m256 b0 = _mm256_load_ps(b + p * NR), b1 = _mm256_load_ps(b + p * NR + 8), av;
-        av = _mm256_broadcast_ss(a0 + p);
+        const float *ap = a + p * MR;
+        av = _mm256_broadcast_ss(ap);
         c00 = _mm256_fmadd_ps(av, b0, c00), c01 = _mm256_fmadd_ps(av, b1, c01);
-        av = _mm256_broadcast_ss(a1 + p);
+        av = _mm256_broadcast_ss(ap + 1);
         c10 = _mm256_fmadd_ps(av, b0, c10), c11 = _mm256_fmadd_ps(av, b1, c11);
-        av = _mm256_broadcast_ss(a2 + p);
+        av = _mm256_broadcast_ss(ap + 2);
         c20 = _mm256_fmadd_ps(av, b0, c20), c21 = _mm256_fmadd_ps(av, b1, c21);
-        av = _mm256_broadcast_ss(a3 + p);
+        av = _mm256_broadcast_ss(ap + 3);
         c30 = _mm256_fmadd_ps(av, b0, c30), c31 = _mm256_fmadd_ps(av, b1, c31);
-        av = _mm256_broadcast_ss(a4 + p);
+        av = _mm256_broadcast_ss(ap + 4);
         c40 = _mm256_fmadd_ps(av, b0, c40), c41 = _mm256_fmadd_ps(av, b1, c41);
-        av = _mm256_broadcast_ss(a5 + p);
+        av = _mm256_broadcast_ss(ap + 5);
         c50 = _mm256_fmadd_ps(av, b0, c50), c51 = _mm256_fmadd_ps(av, b1, c51);
+    }
+    if (t->first) {
+        __m256 b0 = _mm256_load_ps(t->bias), b1 = _mm256_load_ps(t->bias + 8);
+        c00 = _mm256_add_ps(c00, b0), c01 = _mm256_add_ps(c01, b1);
+        c10 = _mm256_add_ps(c10, b0), c11 = _mm256_add_ps(c11, b1);
+        c20 = _mm256_add_ps(c20, b0), c21 = _mm256_add_ps(c21, b1);
+        c30 = _mm256_add_ps(c30, b0), c31 = _mm256_add_ps(c31, b1);
+        c40 = _mm256_add_ps(c40, b0), c41 = _mm256_add_ps(c41, b1);
+        c50 = _mm256_add_ps(c50, b0), c51 = _mm256_add_ps(c51, b1);
+    }
+    if (read_c) {
+        c00 = _mm256_add_ps(c00, _mm256_loadu_ps(c)), c01 = _mm256_add_ps(c01, _mm256_loadu_ps(c + 8));
+        c10 = _mm256_add_ps(c10, _mm256_loadu_ps(c + ldc)),
+        c11 = _mm256_add_ps(c11, _mm256_loadu_ps(c + ldc + 8));
+        c20 = _mm256_add_ps(c20, _mm256_loadu_ps(c + 2 * ldc)),
+        c21 = _mm256_add_ps(c21, _mm256_loadu_ps(c + 2 * ldc + 8));
+        c30 = _mm256_add_ps(c30, _mm256_loadu_ps(c + 3 * ldc)),
+        c31 = _mm256_add_ps(c31, _mm256_loadu_ps(c + 3 * ldc + 8));
+        c40 = _mm256_add_ps(c40, _mm256_loadu_ps(c + 4 * ldc)),
+        c41 = _mm256_add_ps(c41, _mm256_loadu_ps(c + 4 * ldc + 8));
+        c50 = _mm256_add_ps(c50, _mm256_loadu_ps(c + 5 * ldc)),
+        c51 = _mm256_add_ps(c51, _mm256_loadu_ps(c + 5 * ldc + 8));
     }
     if (t->last && t->act != VLM_SGEMM_NONE) {
         c00 = v_act(c00, t->act), c01 = v_act(c01, t->act);
@@ -212,7 +242,7 @@ AVX static void kernel(const tile *t) {
         c40 = v_act(c40, t->act), c41 = v_act(c41, t->act);
         c50 = v_act(c50, t->act), c51 = v_act(c51, t->act);
     }
-    if (t->last && t->mul) {
+    if (mul) {
         const float *m = t->mul;
         int64_t l = t->ldm;
         c00 = _mm256_mul_ps(c00, _mm256_loadu_ps(m)),
@@ -242,7 +272,7 @@ AVX static void kernel(const tile *t) {
 }
 
 /* A tile with fewer than 6 rows or 16 columns: through a scratch 6 x 16 tile for c (and mul).
- * t->a has 6 readable rows (run_avx gives the row tail a padded copy). */
+ * The packed a always has 6 rows (the missing ones are zeros). */
 AVX static void kernel_edge(const tile *t, int64_t rows, int64_t cols) {
     float cbuf[MR * NR] __attribute__((aligned(32))), mbuf[MR * NR] __attribute__((aligned(32)));
     tile e = *t;
@@ -262,53 +292,123 @@ AVX static void kernel_edge(const tile *t, int64_t rows, int64_t cols) {
         memcpy(t->c + i * t->ldc, cbuf + i * NR, (size_t)cols * sizeof(float));
 }
 
-AVX static void run_avx(const vlm_sgemm_w *w, const vlm_sgemm_args *a) {
-    int64_t m = a->m, n = w->n, k = w->k, panels = w->panels, tail0 = m / MR * MR;
-    /* the last m % 6 rows of each K block, padded to 6 with copies of the last row (whose
-     * results are discarded), so the micro-kernel always reads 6 rows */
-    float tail[MR * KC] __attribute__((aligned(32)));
-    for (int64_t jc = 0; jc < panels; jc += NC_PANELS) {
-        int64_t jend = jc + NC_PANELS < panels ? jc + NC_PANELS : panels;
-        for (int64_t p0 = 0; p0 < k; p0 += KC) {
-            int64_t kc = k - p0 < KC ? k - p0 : KC;
-            bool first = p0 == 0, last = p0 + kc == k;
-            for (int64_t i = 0; tail0 < m && i < MR; i++) {
-                int64_t r = tail0 + i < m ? tail0 + i : m - 1;
-                memcpy(tail + i * KC, a->x + r * a->ldx + p0, (size_t)kc * sizeof(float));
+/* Copies x[rows, kc] (row stride ldx) into a 6-row micro-panel, a[p][6], zero-filling the
+ * rows past the last: the micro-kernel then reads one contiguous stream, whatever ldx is (a
+ * row stride of 4 KiB would put all six rows in one L1 set). Full panels go 8 columns at a
+ * time through an 8 x 8 register transpose (rows 6 and 7 zero); each column's store writes 8
+ * floats, and the 2 beyond its 6 land in the next column's slots, which the next store
+ * rewrites, so the vector loop stops while a next column remains. */
+AVX static void pack_rows(float *dst, const float *x, int64_t ldx, int64_t rows, int64_t kc) {
+    int64_t p = 0;
+    if (rows == MR)
+        for (; p + 8 < kc; p += 8) {
+            __m256 z = _mm256_setzero_ps();
+            __m256 r0 = _mm256_loadu_ps(x + p), r1 = _mm256_loadu_ps(x + ldx + p),
+                   r2 = _mm256_loadu_ps(x + 2 * ldx + p), r3 = _mm256_loadu_ps(x + 3 * ldx + p),
+                   r4 = _mm256_loadu_ps(x + 4 * ldx + p), r5 = _mm256_loadu_ps(x + 5 * ldx + p);
+            __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+            __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+            __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+            __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+            __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+            __m256 u4 = _mm256_shuffle_ps(t4, z, 0x44), u5 = _mm256_shuffle_ps(t4, z, 0xee);
+            __m256 u6 = _mm256_shuffle_ps(t5, z, 0x44), u7 = _mm256_shuffle_ps(t5, z, 0xee);
+            float *d = dst + p * MR;
+            _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u4, 0x20));
+            _mm256_storeu_ps(d + MR, _mm256_permute2f128_ps(u1, u5, 0x20));
+            _mm256_storeu_ps(d + 2 * MR, _mm256_permute2f128_ps(u2, u6, 0x20));
+            _mm256_storeu_ps(d + 3 * MR, _mm256_permute2f128_ps(u3, u7, 0x20));
+            _mm256_storeu_ps(d + 4 * MR, _mm256_permute2f128_ps(u0, u4, 0x31));
+            _mm256_storeu_ps(d + 5 * MR, _mm256_permute2f128_ps(u1, u5, 0x31));
+            _mm256_storeu_ps(d + 6 * MR, _mm256_permute2f128_ps(u2, u6, 0x31));
+            _mm256_storeu_ps(d + 7 * MR, _mm256_permute2f128_ps(u3, u7, 0x31));
+        }
+    for (; p < kc; p++)
+        for (int64_t r = 0; r < MR; r++)
+            dst[p * MR + r] = r < rows ? x[r * ldx + p] : 0.0f;
+}
+
+/* Rows [i0, i0 + rows) against panels [jp0, jp1) over the K block at p0: a holds the rows'
+ * micro-panels, packed. */
+AVX static void block(const vlm_sgemm_w *w, const vlm_sgemm_args *a, const float *apack,
+                      int64_t i0, int64_t rows, int64_t jp0, int64_t jp1, int64_t p0) {
+    int64_t m = a->m, n = w->n, k = w->k, kc = k - p0 < KC ? k - p0 : KC;
+    for (int64_t jp = jp0; jp < jp1; jp++) {
+        int64_t j0 = jp * NR, cols = n - j0 < NR ? n - j0 : NR;
+        tile t = {.b = w->data + (jp * k + p0) * NR,
+                  .bias = w->bias + j0,
+                  .ldc = a->ldy,
+                  .ldm = a->ldm,
+                  .kc = kc,
+                  .first = p0 == 0,
+                  .last = p0 + kc == k,
+                  .accumulate = a->accumulate,
+                  .act = a->act};
+        for (int64_t r = 0; r < rows; r += MR) {
+            int64_t i = i0 + r, h = m - i < MR ? m - i : MR;
+            t.a = apack + r * kc;
+            t.c = a->y + i * a->ldy + j0;
+            t.mul = a->mul ? a->mul + i * a->ldm + j0 : NULL;
+            if (h == MR && cols == NR)
+                kernel(&t);
+            else
+                kernel_edge(&t, h, cols);
+        }
+    }
+}
+
+/* Packs rows [i0, i0 + rows) of x's K block at p0 into dst, one micro-panel at a time. */
+AVX static void pack_block(float *dst, const vlm_sgemm_args *a, int64_t k, int64_t i0,
+                           int64_t rows, int64_t p0) {
+    int64_t kc = k - p0 < KC ? k - p0 : KC;
+    for (int64_t r = 0; r < rows; r += MR) {
+        int64_t i = i0 + r;
+        pack_rows(dst + r * kc, a->x + i * a->ldx + p0, a->ldx, a->m - i < MR ? a->m - i : MR, kc);
+    }
+}
+
+/* Two ways to split the work between threads. With many weight panels (N >= 512 per thread)
+ * the threads share each packed row block and split the panels: every thread streams only its
+ * share of the weights. With fewer (the 128-wide K and V projections of Qwen2-0.5B), each
+ * thread takes a contiguous share of the rows, packs them itself and runs every panel over them,
+ * with no synchronisation until the end. */
+AVX static void run_avx(const vlm_sgemm_w *w, const vlm_sgemm_args *a, float *work) {
+    int64_t m = a->m, k = w->k, panels = w->panels, micro = (m + MR - 1) / MR;
+    int threads = omp_get_max_threads();
+    if (threads > 1 && panels >= 32 * threads) {
+        int64_t mc = row_block(m);
+#pragma omp parallel
+        for (int64_t p0 = 0; p0 < k; p0 += KC)
+            for (int64_t ic = 0; ic < m; ic += mc) {
+                int64_t rows = m - ic < mc ? m - ic : mc, kc = k - p0 < KC ? k - p0 : KC;
+#pragma omp for schedule(static)
+                for (int64_t r = 0; r < rows; r += MR)
+                    pack_block(work + r * kc, a, k, ic + r, MR, p0);
+#pragma omp for schedule(static)
+                for (int64_t jp = 0; jp < panels; jp++)
+                    block(w, a, work, ic, rows, jp, jp + 1, p0);
             }
-            for (int64_t ic = 0; ic < m; ic += MC) {
-                int64_t iend = ic + MC < m ? ic + MC : m;
-#pragma omp parallel for schedule(static)
-                for (int64_t jp = jc; jp < jend; jp++) {
-                    int64_t j0 = jp * NR, cols = n - j0 < NR ? n - j0 : NR;
-                    tile t = {.b = w->data + (jp * k + p0) * NR,
-                              .bias = w->bias + j0,
-                              .ldc = a->ldy,
-                              .ldm = a->ldm,
-                              .kc = kc,
-                              .first = first,
-                              .last = last,
-                              .accumulate = a->accumulate,
-                              .act = a->act};
-                    for (int64_t i0 = ic; i0 < iend; i0 += MR) {
-                        int64_t rows = m - i0 < MR ? m - i0 : MR;
-                        t.a = rows == MR ? a->x + i0 * a->ldx + p0 : tail;
-                        t.lda = rows == MR ? a->ldx : KC;
-                        t.c = a->y + i0 * a->ldy + j0;
-                        t.mul = a->mul ? a->mul + i0 * a->ldm + j0 : NULL;
-                        if (rows == MR && cols == NR)
-                            kernel(&t);
-                        else
-                            kernel_edge(&t, rows, cols);
-                    }
+        return;
+    }
+#pragma omp parallel
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int64_t r0 = micro * t / nt * MR, r1 = micro * (t + 1) / nt * MR;
+        r1 = r1 < m ? r1 : m;
+        if (r0 < r1) {
+            int64_t mc = row_block(r1 - r0);
+            for (int64_t p0 = 0; p0 < k; p0 += KC)
+                for (int64_t ic = r0; ic < r1; ic += mc) {
+                    int64_t rows = r1 - ic < mc ? r1 - ic : mc;
+                    pack_block(work + ic * KC, a, k, ic, rows, p0);
+                    block(w, a, work + ic * KC, ic, rows, 0, panels, p0);
                 }
-            }
         }
     }
 }
 
 void vlm_sgemm_run(const vlm_sgemm_w *w, const vlm_sgemm_args *a) {
-    run_avx(w, a);
+    run_avx(w, a, a->work);
 }
 
 #else

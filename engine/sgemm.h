@@ -6,9 +6,10 @@
  *
  * (the order of oneDNN's sum -> eltwise -> binary post-ops, which vg_linear uses elsewhere).
  * W is packed once into panels of 16 output columns, K-major, so the 6 x 16 micro-kernel reads
- * it as one stream; x is read in place, KC columns at a time (the block stays in L2 while every
- * panel passes over it). Written for the small-M linears of ViT-B/16-class encoders (M = 197),
- * where oneDNN 2.6 on AVX2 runs its generic jit sgemm on plain weights.
+ * it as one stream; x is packed per call, a block of rows by 256 columns at a time, into the
+ * caller's workspace (the block stays in L2 while every panel passes over it). Written for the
+ * linears of ViT-B/16-class encoders (M = 197) and LLM prefills of a few hundred tokens, where
+ * oneDNN 2.6 on AVX2 runs its generic jit sgemm.
  */
 #ifndef VLM_ENGINE_SGEMM_H
 #define VLM_ENGINE_SGEMM_H
@@ -41,10 +42,14 @@ typedef struct vlm_sgemm_args {
     const float *x;   /* [m, k], row stride ldx */
     float *y;         /* [m, n], row stride ldy */
     const float *mul; /* NULL or [m, n], row stride ldm */
+    float *work;      /* vlm_sgemm_work_bytes(m) bytes, 64-byte aligned; one call at a time */
     int64_t m, ldx, ldy, ldm;
     bool accumulate;
     vlm_sgemm_act act;
 } vlm_sgemm_args;
+
+/* The workspace a call on m rows needs (packed rows of x). */
+size_t vlm_sgemm_work_bytes(int64_t m);
 
 /* Runs on the calling OpenMP team size (omp_get_max_threads()). */
 void vlm_sgemm_run(const vlm_sgemm_w *w, const vlm_sgemm_args *a);

@@ -267,22 +267,21 @@ static void linear_impls(int n, int *sgemm, int *other) {
     vlm_ctx_destroy(ctx);
 }
 
-/* 32 to 255 rows run on engine/sgemm.c (what the 33-token parity test above checks), fewer
- * rows and 256 or more on oneDNN unless VLM_LINEAR_SGEMM=1, and VLM_LINEAR_ONEDNN=1 switches
- * it off. */
-Test(llm, linears_of_32_to_255_rows_run_on_the_avx2_gemm) {
+/* From 32 rows the linears run on engine/sgemm.c (what the 33-token parity test above
+ * checks), fewer rows on oneDNN, and VLM_LINEAR_ONEDNN=1 switches it off. */
+Test(llm, linears_of_32_rows_or_more_run_on_the_avx2_gemm) {
     int s, o;
     linear_impls(33, &s, &o);
     cr_expect_eq(s, 2 * 5, "33 rows: %d linears on sgemm, %d elsewhere", s, o); /* 5 per layer */
     cr_expect_eq(o, 1, "33 rows: the LM head (one row) stays with oneDNN");
     linear_impls(31, &s, &o);
     cr_expect_eq(s, 0);
-    linear_impls(256, &s, &o);
+    linear_impls(300, &s, &o);
+    cr_expect_eq(s, 2 * 5, "300 rows: %d linears on sgemm, %d elsewhere", s, o);
+    setenv("VLM_LINEAR_MATMUL", "1", 1);
+    linear_impls(300, &s, &o);
     cr_expect_eq(s, 0);
-    setenv("VLM_LINEAR_SGEMM", "1", 1); /* from 256 rows only when asked for */
-    linear_impls(256, &s, &o);
-    cr_expect_eq(s, 2 * 5);
-    unsetenv("VLM_LINEAR_SGEMM");
+    unsetenv("VLM_LINEAR_MATMUL");
     setenv("VLM_LINEAR_ONEDNN", "0", 1); /* "0" and "" mean off */
     linear_impls(33, &s, &o);
     cr_expect_eq(s, 2 * 5);
