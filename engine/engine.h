@@ -270,8 +270,9 @@ const vlm_tensor_view *vlm_weights_find(const vlm_weights *w, const char *name);
 
 /* Looks up name and checks its shape: missing tensor or different shape is VLM_ERR_FORMAT
  * with a message naming the file, the tensor, the expected and the found shape. Then converts
- * the F32 / F16 / BF16 / F64 data to float32 into dst (count floats). Other dtypes:
- * VLM_ERR_FORMAT. */
+ * the F32 / F16 / BF16 / F64 data to float32 into dst (count floats), and drops the tensor's
+ * file pages from this process (they stay in the page cache; reading again faults them back).
+ * Other dtypes: VLM_ERR_FORMAT. */
 vlm_status vlm_weights_read_f32(const vlm_weights *w, const char *name, int ndim,
                                 const int64_t *shape, float *dst, vlm_error *err);
 

@@ -494,6 +494,19 @@ const vlm_tensor_view *vlm_weights_find(const vlm_weights *w, const char *name) 
     return hit ? *hit : NULL;
 }
 
+/* Drops this process's copies of the mapped pages under [p, p + bytes), rounded out to whole
+ * pages. The mapping is private and never written, so nothing is lost: the pages stay in the
+ * page cache and a later read (a tied embedding read twice) faults them back in. A model build
+ * reads each tensor once into its own buffer, and without this every page read stays resident
+ * until the file is closed: a whole float32 model beside its packed copy. */
+static void release_pages(const void *p, size_t bytes) {
+    if (!bytes)
+        return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = (uintptr_t)p & ~(page - 1), hi = ((uintptr_t)p + bytes + page - 1) & ~(page - 1);
+    madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 vlm_status vlm_weights_read_f32(const vlm_weights *w, const char *name, int ndim,
                                 const int64_t *shape, float *dst, vlm_error *err) {
     if (!w || !name || ndim < 0 || ndim > VLM_MAX_DIMS || (ndim > 0 && !shape))
@@ -524,6 +537,7 @@ vlm_status vlm_weights_read_f32(const vlm_weights *w, const char *name, int ndim
     case VLM_ST_F32:
         if (n)
             memcpy(dst, src, n * sizeof(float));
+        release_pages(src, n * sizeof(float));
         return VLM_OK;
     case VLM_ST_F16:
     case VLM_ST_BF16:
@@ -532,6 +546,7 @@ vlm_status vlm_weights_read_f32(const vlm_weights *w, const char *name, int ndim
             memcpy(&h, src + 2 * i, sizeof h);
             dst[i] = t->dtype == VLM_ST_F16 ? vlm_f16_to_f32(h) : vlm_bf16_to_f32(h);
         }
+        release_pages(src, n * 2);
         return VLM_OK;
     case VLM_ST_F64:
         for (size_t i = 0; i < n; i++) {
@@ -539,6 +554,7 @@ vlm_status vlm_weights_read_f32(const vlm_weights *w, const char *name, int ndim
             memcpy(&d, src + 8 * i, sizeof d);
             dst[i] = (float)d;
         }
+        release_pages(src, n * 8);
         return VLM_OK;
     case VLM_ST_I64:
     case VLM_ST_I32:
