@@ -171,8 +171,9 @@ AVX static inline __m256 v_act(__m256 x, vlm_sgemm_act act) {
  * its lines (and mul's) in by then, where a load at entry would wait on them. */
 typedef struct tile {
     const float *a, *b, *bias, *mul;
+    const float *pf; /* NULL, or the next panel's sliver: prefetch its rows [pf_lo, pf_hi) */
     float *c;
-    int64_t ldc, ldm, kc;
+    int64_t ldc, ldm, kc, pf_lo, pf_hi;
     bool first, last, accumulate;
     vlm_sgemm_act act;
 } tile;
@@ -191,6 +192,9 @@ AVX static void kernel(const tile *t) {
             _mm_prefetch((const char *)(t->mul + i * t->ldm + NR - 1), _MM_HINT_T0);
         }
     }
+    if (t->pf)
+        for (int64_t p = t->pf_lo; p < t->pf_hi; p++)
+            _mm_prefetch((const char *)(t->pf + p * NR), _MM_HINT_T0);
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
            c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     const float *a = t->a, *b = t->b;
@@ -329,14 +333,18 @@ AVX static void pack_rows(float *dst, const float *x, int64_t ldx, int64_t rows,
 }
 
 /* Rows [i0, i0 + rows) against panels [jp0, jp1) over the K block at p0: a holds the rows'
- * micro-panels, packed. */
+ * micro-panels, packed. While a panel's tiles run, each prefetches its share of the next
+ * panel's sliver (one 64-byte row of 16 weights per k), so the first tile of that panel does
+ * not wait on memory: the weights of a model's layer were last read a forward pass ago. */
 AVX static void block(const vlm_sgemm_w *w, const vlm_sgemm_args *a, const float *apack,
                       int64_t i0, int64_t rows, int64_t jp0, int64_t jp1, int64_t p0) {
     int64_t m = a->m, n = w->n, k = w->k, kc = k - p0 < KC ? k - p0 : KC;
+    int64_t tiles = (rows + MR - 1) / MR;
     for (int64_t jp = jp0; jp < jp1; jp++) {
         int64_t j0 = jp * NR, cols = n - j0 < NR ? n - j0 : NR;
         tile t = {.b = w->data + (jp * k + p0) * NR,
                   .bias = w->bias + j0,
+                  .pf = jp + 1 < jp1 ? w->data + ((jp + 1) * k + p0) * NR : NULL,
                   .ldc = a->ldy,
                   .ldm = a->ldm,
                   .kc = kc,
@@ -345,10 +353,12 @@ AVX static void block(const vlm_sgemm_w *w, const vlm_sgemm_args *a, const float
                   .accumulate = a->accumulate,
                   .act = a->act};
         for (int64_t r = 0; r < rows; r += MR) {
-            int64_t i = i0 + r, h = m - i < MR ? m - i : MR;
+            int64_t i = i0 + r, h = m - i < MR ? m - i : MR, ti = r / MR;
             t.a = apack + r * kc;
             t.c = a->y + i * a->ldy + j0;
             t.mul = a->mul ? a->mul + i * a->ldm + j0 : NULL;
+            t.pf_lo = ti * kc / tiles;
+            t.pf_hi = (ti + 1) * kc / tiles;
             if (h == MR && cols == NR)
                 kernel(&t);
             else
@@ -378,16 +388,19 @@ AVX static void run_avx(const vlm_sgemm_w *w, const vlm_sgemm_args *a, float *wo
     if (threads > 1 && panels >= 32 * threads) {
         int64_t mc = row_block(m);
 #pragma omp parallel
-        for (int64_t p0 = 0; p0 < k; p0 += KC)
-            for (int64_t ic = 0; ic < m; ic += mc) {
-                int64_t rows = m - ic < mc ? m - ic : mc, kc = k - p0 < KC ? k - p0 : KC;
+        {
+            int t = omp_get_thread_num(), nt = omp_get_num_threads();
+            int64_t jp0 = panels * t / nt, jp1 = panels * (t + 1) / nt;
+            for (int64_t p0 = 0; p0 < k; p0 += KC)
+                for (int64_t ic = 0; ic < m; ic += mc) {
+                    int64_t rows = m - ic < mc ? m - ic : mc, kc = k - p0 < KC ? k - p0 : KC;
 #pragma omp for schedule(static)
-                for (int64_t r = 0; r < rows; r += MR)
-                    pack_block(work + r * kc, a, k, ic + r, MR, p0);
-#pragma omp for schedule(static)
-                for (int64_t jp = 0; jp < panels; jp++)
-                    block(w, a, work, ic, rows, jp, jp + 1, p0);
-            }
+                    for (int64_t r = 0; r < rows; r += MR)
+                        pack_block(work + r * kc, a, k, ic + r, MR, p0);
+                    block(w, a, work, ic, rows, jp0, jp1, p0);
+#pragma omp barrier
+                }
+        }
         return;
     }
 #pragma omp parallel

@@ -164,28 +164,36 @@ Test(sgemm, activations_saturate_without_nan) {
     }
 }
 
-/* Two threads split the weight panels; the result is the one-thread result bit for bit. */
+/* Two threads split the rows (200 outputs: 13 panels) or the weight panels (1040 outputs: 65
+ * panels, in two row blocks of 175); either way the result is the one-thread result bit for
+ * bit. */
 Test(sgemm, two_threads_give_the_same_bits) {
     cr_assert(vlm_sgemm_supported());
-    int64_t m = 50, k = 520, n = 200;
-    float *x = malloc((size_t)(m * k) * sizeof *x), *w = malloc((size_t)(n * k) * sizeof *w);
-    float *y1 = malloc((size_t)(m * n) * sizeof *y1), *y2 = malloc((size_t)(m * n) * sizeof *y2);
-    unsigned s = 3;
-    for (int64_t i = 0; i < m * k; i++)
-        x[i] = uniform(&s);
-    for (int64_t i = 0; i < n * k; i++)
-        w[i] = uniform(&s);
-    vlm_sgemm_w *pw = vlm_sgemm_pack(w, NULL, n, k);
-    vlm_sgemm_args a = {.x = x, .y = y1, .m = m, .ldx = k, .ldy = n, .act = VLM_SGEMM_GELU};
-    omp_set_num_threads(1);
-    run(pw, a);
-    a.y = y2;
-    omp_set_num_threads(2);
-    run(pw, a);
-    for (int64_t i = 0; i < m * n; i++)
-        cr_assert_eq(y1[i], y2[i], "element %lld", (long long)i);
-    vlm_sgemm_free(pw);
-    free(x), free(w), free(y1), free(y2);
+    static const int64_t shapes[][3] = {{50, 520, 200}, {350, 300, 1040}};
+    for (int c = 0; c < 2; c++) {
+        int64_t m = shapes[c][0], k = shapes[c][1], n = shapes[c][2];
+        float *x = malloc((size_t)(m * k) * sizeof *x), *w = malloc((size_t)(n * k) * sizeof *w);
+        float *y1 = malloc((size_t)(m * n) * sizeof *y1);
+        float *y2 = malloc((size_t)(m * n) * sizeof *y2);
+        cr_assert(x && w && y1 && y2);
+        unsigned s = 3;
+        for (int64_t i = 0; i < m * k; i++)
+            x[i] = uniform(&s);
+        for (int64_t i = 0; i < n * k; i++)
+            w[i] = uniform(&s);
+        vlm_sgemm_w *pw = vlm_sgemm_pack(w, NULL, n, k);
+        vlm_sgemm_args a = {.x = x, .y = y1, .m = m, .ldx = k, .ldy = n, .act = VLM_SGEMM_GELU};
+        omp_set_num_threads(1);
+        run(pw, a);
+        a.y = y2;
+        omp_set_num_threads(2);
+        run(pw, a);
+        for (int64_t i = 0; i < m * n; i++)
+            cr_assert_eq(y1[i], y2[i], "%lld x %lld: element %lld", (long long)m, (long long)n,
+                         (long long)i);
+        vlm_sgemm_free(pw);
+        free(x), free(w), free(y1), free(y2);
+    }
 }
 
 Test(sgemm, empty_or_impossible_shapes_are_refused) {

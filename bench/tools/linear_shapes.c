@@ -1,12 +1,15 @@
 /*
  * vlm-linear-bench: times one f32 linear per implementation on the shapes the models run.
  *
- *   vlm-linear-bench [--threads T] [--reps R] [--model NAME | --shape M,K,N[,act]]...
+ *   vlm-linear-bench [--threads T] [--reps R] [--cold] [--model NAME | --shape M,K,N[,act]]...
  *
  * For each shape it builds a one-node graph three ways (vg_linear's default, oneDNN's inner
  * product, oneDNN's matmul: the A/B switches vg_linear reads) and prints the median time
  * and GFLOP/s of each, interleaving the implementations round by round so drift hits them
- * alike. act is none, gelu, quickgelu, silu or mul (a SwiGLU multiplier). This is the evidence
+ * alike. act is none, gelu, quickgelu, silu or mul (a SwiGLU multiplier). With --cold each
+ * implementation holds enough copies of the layer (each packed on its own, 96 MiB in all) that
+ * every timed run finds its weights out of cache, as in a model, where each layer's weights
+ * were last read a whole forward pass ago; without it they stay in L2/L3 between runs. This is the evidence
  * behind vg_linear's choice of implementation per shape.
  */
 #include "engine/graph.h"
@@ -61,10 +64,10 @@ static const struct {
     {"inner-product", "VLM_LINEAR_ONEDNN"},
     {"matmul", "VLM_LINEAR_MATMUL"},
 };
-enum { N_IMPLS = sizeof IMPLS / sizeof IMPLS[0], MAX_REPS = 64 };
+enum { N_IMPLS = sizeof IMPLS / sizeof IMPLS[0], MAX_REPS = 64, MAX_COPIES = 32 };
 
 typedef struct built {
-    vg_graph *g;
+    vg_graph *g[MAX_COPIES];
     char impl[64];
 } built;
 
@@ -113,7 +116,7 @@ static vg_graph *build(dnnl_engine_t eng, const shape *s, int impl, const float 
     return g;
 }
 
-static int run_shape(dnnl_engine_t eng, dnnl_stream_t strm, const shape *s, int reps) {
+static int run_shape(dnnl_engine_t eng, dnnl_stream_t strm, const shape *s, int reps, bool cold) {
     size_t nx = (size_t)(s->m * s->k), nw = (size_t)(s->n * s->k), ny = (size_t)(s->m * s->n);
     float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *b = malloc(s->n * sizeof *b);
     float *y = malloc(ny * sizeof *y), *mul = malloc(ny * sizeof *mul);
@@ -132,15 +135,23 @@ static int run_shape(dnnl_engine_t eng, dnnl_stream_t strm, const shape *s, int 
         b[i] = 0.01f * (float)(i % 7);
     for (size_t i = 0; i < ny; i++)
         mul[i] = 1.0f;
+    int copies = 1;
+    if (cold) {
+        double bytes = 4.0 * (double)nw, want = 96.0 * 1048576.0;
+        copies = bytes >= want ? 1 : (int)(want / bytes) + 1;
+        copies = copies > MAX_COPIES ? MAX_COPIES : copies;
+    }
     for (int i = 0; i < N_IMPLS; i++)
-        if (!(impl[i].g = build(eng, s, i, w, b, x, y, mul, impl[i].impl, sizeof impl[i].impl)))
-            goto done;
+        for (int c = 0; c < copies; c++)
+            if (!(impl[i].g[c] =
+                      build(eng, s, i, w, b, x, y, mul, impl[i].impl, sizeof impl[i].impl)))
+                goto done;
     double t[N_IMPLS][MAX_REPS];
     vlm_error err = {0};
     for (int r = -2; r < reps; r++) /* two warm-up rounds */
         for (int i = 0; i < N_IMPLS; i++) {
             double t0 = now_ms();
-            if (vg_run(impl[i].g, strm, NULL, &err) != VLM_OK) {
+            if (vg_run(impl[i].g[(r + 2) % copies], strm, NULL, &err) != VLM_OK) {
                 fprintf(stderr, "vlm-linear-bench: %s: %s\n", IMPLS[i].name, err.msg);
                 goto done;
             }
@@ -159,13 +170,14 @@ static int run_shape(dnnl_engine_t eng, dnnl_stream_t strm, const shape *s, int 
     rc = 0;
 done:
     for (int i = 0; i < N_IMPLS; i++)
-        vg_destroy(impl[i].g);
+        for (int c = 0; c < MAX_COPIES; c++)
+            vg_destroy(impl[i].g[c]);
     free(x), free(w), free(b), free(y), free(mul);
     return rc;
 }
 
 static int usage(void) {
-    fprintf(stderr, "usage: vlm-linear-bench [--threads T] [--reps R] [--model NAME | --shape "
+    fprintf(stderr, "usage: vlm-linear-bench [--threads T] [--reps R] [--cold] [--model NAME | --shape "
                     "M,K,N[,none|gelu|quickgelu|silu|mul]]...\nmodels:");
     for (size_t i = 0; i < sizeof MODELS / sizeof MODELS[0]; i++)
         fprintf(stderr, " %s", MODELS[i].model);
@@ -176,10 +188,13 @@ static int usage(void) {
 int main(int argc, char **argv) {
     shape todo[64];
     int n = 0, reps = 9, threads = 0;
+    bool cold = false;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--threads") && v) {
             threads = atoi(v), i++;
+        } else if (!strcmp(argv[i], "--cold")) {
+            cold = true;
         } else if (!strcmp(argv[i], "--reps") && v) {
             reps = atoi(v), i++;
         } else if (!strcmp(argv[i], "--model") && v) {
@@ -235,10 +250,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "vlm-linear-bench: cannot create the oneDNN CPU engine\n");
         return 1;
     }
-    printf("threads %d, median of %d interleaved runs\n", omp_get_max_threads(), reps);
+    printf("threads %d, median of %d interleaved runs, weights %s\n", omp_get_max_threads(), reps,
+           cold ? "out of cache (--cold)" : "cached from the previous run");
     int rc = 0;
     for (int i = 0; i < n && !rc; i++)
-        rc = run_shape(eng, strm, &todo[i], reps);
+        rc = run_shape(eng, strm, &todo[i], reps, cold);
     dnnl_stream_destroy(strm);
     dnnl_engine_destroy(eng);
     return rc;
