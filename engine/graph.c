@@ -700,11 +700,12 @@ static vg_tensor linear_impl(vg_graph *g, vg_tensor src, vg_tensor dst, int64_t 
         goto fail;
     if (mul_by != VG_NONE)
         node_arg(n, DNNL_ARG_ATTR_MULTIPLE_POST_OP(bin_index) | DNNL_ARG_SRC_1, mul_by);
-    /* Below 256 rows (where linear_sgemm does not apply), an inner product: there oneDNN
-     * 2.6's AVX2 inner product beats its matmul (M = 197, K = 768, N = 3072, 1 thread: 62 vs 22
-     * GFLOP/s; ViT-B/16 784 -> 562-648 ms; MCi0 92 -> 79 ms), while with more rows the matmul
-     * is ahead (ViT-L/14, 577 rows: 6.0 vs 6.4 s; Qwen2-0.5B, 280 rows: 2.9 vs 3.2 s). Same
-     * post-ops; layouts it cannot take fall back to the matmul.
+    /* Where linear_sgemm does not apply (fewer than 32 rows, bf16, no AVX2, or switched off):
+     * below 256 rows an inner product, where oneDNN 2.6's AVX2 inner product beats its matmul
+     * (M = 197, K = 768, N = 3072, 1 thread: 62 vs 22 GFLOP/s; ViT-B/16 784 -> 562-648 ms;
+     * MCi0 92 -> 79 ms), while with more rows the matmul is ahead (ViT-L/14, 577 rows: 6.0 vs
+     * 6.4 s; Qwen2-0.5B, 280 rows: 2.9 vs 3.2 s). Same post-ops; layouts it cannot take fall
+     * back to the matmul.
      * VLM_LINEAR_MATMUL=1 forces the matmul (for A/B runs). */
     bool ip = false;
     if (m < 256 && !env_flag("VLM_LINEAR_MATMUL")) {
