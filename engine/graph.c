@@ -629,8 +629,7 @@ static bool linear_sgemm(vg_graph *g, node *n, vg_tensor src, vg_tensor dst, vg_
     int64_t m = g->t[src].dims[0], k = g->t[src].dims[1], nout = g->t[dst].dims[1];
     int64_t ldx = row_stride_f32(g, src), ldy = row_stride_f32(g, dst);
     int64_t ldm = mul_by != VG_NONE ? row_stride_f32(g, mul_by) : 0;
-    if (m < 32 || g->dt != dnnl_f32 || !ldx ||
-        !ldy || (mul_by != VG_NONE && !ldm) ||
+    if (m < 32 || g->dt != dnnl_f32 || !ldx || !ldy || (mul_by != VG_NONE && !ldm) ||
         (mul_by != VG_NONE && (g->t[mul_by].dims[0] != m || g->t[mul_by].dims[1] != nout)) ||
         env_flag("VLM_LINEAR_ONEDNN") || env_flag("VLM_LINEAR_MATMUL") || !vlm_sgemm_supported())
         return false;

@@ -182,11 +182,9 @@ AVX static void kernel(const tile *t) {
     float *c = t->c;
     int64_t ldc = t->ldc;
     bool read_c = !t->first || t->accumulate, mul = t->last && t->mul;
-    for (int i = 0; i < MR; i++) {
-        if (read_c || t->first) { /* lines about to be read, or written whole */
-            _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-            _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
-        }
+    for (int i = 0; i < MR; i++) { /* c's lines are read or written whole below */
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
         if (mul) {
             _mm_prefetch((const char *)(t->mul + i * t->ldm), _MM_HINT_T0);
             _mm_prefetch((const char *)(t->mul + i * t->ldm + NR - 1), _MM_HINT_T0);
