@@ -173,6 +173,8 @@ typedef struct vlm_plan_facts {
     size_t activation_bytes; /* peak activation arena (0 in facts-only mode) */
     size_t weight_bytes;    /* packed weights (0 in facts-only mode) */
     size_t scratch_bytes;   /* shared oneDNN scratchpad (0 in facts-only mode) */
+    size_t staging_bytes;   /* most float32 weights held at once while building, before
+                               packing (0 in facts-only mode); freed when the build ends */
     int nodes;              /* primitives executed per run */
 } vlm_plan_facts;
 

@@ -271,6 +271,7 @@ static vlm_status build(const model_def *d, dnnl_engine_t engine, const vlm_plan
     mb_tmp_reset(&b);
     free(b.tmp);
     vlm_plan_facts *f = &plan->facts;
+    f->staging_bytes = b.tmp_peak;
     if (vg_status(g, err) != VLM_OK)
         return err->status;
     /* outputs: [rows, cols] and pooled [embed] as float32 in the caller's buffers */

@@ -322,6 +322,10 @@ Test(llm, layer_sampled_plan_reports_the_whole_model) {
     /* ... while really building one layer: fewer primitives and packed weights */
     cr_assert_lt(f1.nodes, ff.nodes);
     cr_assert_lt(f1.weight_bytes, ff.weight_bytes);
+    /* each layer's float32 weights are freed once packed: two layers stage no more than one */
+    cr_assert_gt(f1.staging_bytes, 0);
+    cr_assert_eq(ff.staging_bytes, f1.staging_bytes, "staging: %zu bytes for 2 layers, %zu for 1",
+                 ff.staging_bytes, f1.staging_bytes);
     /* the metadata-only facts agree */
     cr_assert_eq(vlm_plan_facts_of(&p, &fd, &err), VLM_OK, "%s", err.msg);
     cr_assert_eq(fd.layers_built, 1);

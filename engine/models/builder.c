@@ -59,6 +59,9 @@ float *mb_alloc(mb *b, int64_t n) {
         return NULL;
     }
     b->tmp[b->ntmp++] = p;
+    b->tmp_bytes += (size_t)(n > 0 ? n : 1) * sizeof *p;
+    if (b->tmp_bytes > b->tmp_peak)
+        b->tmp_peak = b->tmp_bytes;
     return p;
 }
 
@@ -66,6 +69,7 @@ void mb_tmp_reset(mb *b) {
     for (int i = 0; i < b->ntmp; i++)
         free(b->tmp[i]);
     b->ntmp = 0;
+    b->tmp_bytes = 0;
 }
 
 /* splitmix64, counter-based: element i of a tensor whose stream starts at s0 is

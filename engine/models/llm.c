@@ -415,9 +415,6 @@ static mb_outputs llm_build(mb *b, const void *cfgp, const vlm_plan_params *p) {
             b->params += (c->layers - k) * (b->params - p0);
             b->macs_unbuilt = (c->layers - k) * (vg_total_macs(g) - m0);
         }
-        /* the layer's nodes hold packed copies: free its float32 weights now, so the build
-         * peaks at the packed model plus one layer, not twice the model (Qwen2-1.5B: 12.4 GiB) */
-        mb_tmp_reset(b);
     }
     rope_tab_free(proto.own); /* still ours only if no layer node took it (an error) */
     vg_set_stage(g, (int)k + 1);

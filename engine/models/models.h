@@ -55,6 +55,7 @@ struct mb {
                                  output rows (AnyRes adds newline tokens); 0 = the rows */
     float **tmp;
     int ntmp, captmp;
+    size_t tmp_bytes, tmp_peak; /* float32 staging held now / at most (facts.staging_bytes) */
 };
 
 /* True when weights come from a checkpoint (not synthetic). */
